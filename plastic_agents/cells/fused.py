@@ -42,15 +42,21 @@ def _rates(cfg, m, eta, fan_a, fan_c):
     return m.unsqueeze(1)
 
 
-def _trace_update(cfg, hebb, elig, p, x, rate, ee, clip_mask=None):
-    """In place: H <- clip(H + eta R) (and E <- (1 - eta_e) E + eta_e p x^T); optionally store the clip mask."""
+def _reset_rows(resets, keep, t, hebb, elig):
+    """Zero in place the rows of the traces (B, N, N) that start an episode at step t."""
+    if resets and resets[t]:
+        k = keep[t].view(-1, 1, 1)
+        hebb.mul_(k)
+        if elig is not None:
+            elig.mul_(k)
+
+
+def _trace_update(cfg, hebb, elig, p, x, rate, ee):
+    """In place: H <- clip(H + eta R), then for `modul` E <- (1 - eta_e) E + eta_e p x^T."""
     if cfg.mode == MODUL:
         hebb.addcmul_(elig, rate.unsqueeze(1))
     else:
         hebb.baddbmm_(p.unsqueeze(2), (rate * x).unsqueeze(1))
-    if clip_mask is not None:
-        # Inclusive at the bounds, as torch.clamp's own gradient.
-        torch.le(hebb.abs(), cfg.clip, out=clip_mask)
     hebb.clamp_(-cfg.clip, cfg.clip)
     if cfg.mode == MODUL:
         elig.mul_(1 - ee)
@@ -135,8 +141,10 @@ class PlasticSequence(torch.autograd.Function):
         seg = cfg.segment
         hs_buf = xs.new_empty(min(seg, t_len), batch, n, n)
         es_buf = xs.new_empty(min(seg, t_len), batch, n, n) if modul else None
-        mask_buf = torch.empty(min(seg, t_len), batch, n, n, dtype=torch.bool, device=xs.device)
+        # A float mask: boolean masks take several times longer to build and apply on CPU.
+        mask_buf = xs.new_empty(min(seg, t_len), batch, n, n)
         scratch = torch.empty_like(zeros3)
+        raw = torch.empty_like(zeros3)
         d_pre = torch.empty_like(xs)
         d_alpha = torch.zeros_like(alpha)
         d_eta = xs.new_zeros(1) if cfg.mode == PLASTIC else None
@@ -150,21 +158,29 @@ class PlasticSequence(torch.autograd.Function):
         n_seg = len(checkpoints) // per
         for s in range(n_seg - 1, -1, -1):
             t0, t1 = s * seg, min(t_len, (s + 1) * seg)
-            # Recompute the traces entering each step of the segment (after resets) and the clip masks.
-            hebb = checkpoints[per * s].clone()
-            elig = checkpoints[per * s + 1].clone() if modul else None
+            # Recompute the traces entering each step of the segment (after resets) and the clip masks
+            # (1.0 where the clip was inactive, inclusive at the bounds as torch.clamp's own gradient).
+            length = t1 - t0
+            hs_buf[0].copy_(checkpoints[per * s])
+            if modul:
+                es_buf[0].copy_(checkpoints[per * s + 1])
+            _reset_rows(resets, keep, t0, hs_buf[0], es_buf[0] if modul else None)
             for t in range(t0, t1):
-                if resets and resets[t]:
-                    kk = keep[t].view(batch, 1, 1)
-                    hebb.mul_(kk)
-                    if modul:
-                        elig.mul_(kk)
-                hs_buf[t - t0].copy_(hebb)
+                i = t - t0
+                p, x = ps[t], xs[t]
+                rate = _rates(cfg, ms[t] if modulated else None, eta, fan_a, fan_c)
                 if modul:
-                    es_buf[t - t0].copy_(elig)
-                m = ms[t] if modulated else None
-                _trace_update(cfg, hebb, elig, ps[t], xs[t], _rates(cfg, m, eta, fan_a, fan_c), eta_e,
-                              clip_mask=mask_buf[t - t0])
+                    torch.addcmul(hs_buf[i], es_buf[i], rate.unsqueeze(1), out=raw)
+                else:
+                    torch.baddbmm(hs_buf[i], p.unsqueeze(2), (rate * x).unsqueeze(1), out=raw)
+                nxt = hs_buf[i + 1] if i + 1 < length else scratch
+                torch.clamp(raw, -cfg.clip, cfg.clip, out=nxt)
+                torch.eq(nxt, raw, out=mask_buf[i])
+                if i + 1 < length:
+                    if modul:
+                        torch.mul(es_buf[i], 1 - eta_e, out=es_buf[i + 1])
+                        es_buf[i + 1].baddbmm_((eta_e * p).unsqueeze(2), x.unsqueeze(1))
+                    _reset_rows(resets, keep, t + 1, nxt, es_buf[i + 1] if modul else None)
             for t in range(t1 - 1, t0 - 1, -1):
                 h_t = hs_buf[t - t0]
                 p, x = ps[t], xs[t]
