@@ -271,3 +271,16 @@ def test_bad_constructor_and_reset_arguments():
     single = gym.make("BackpropamineMaze-v0")
     _, sinfo = single.reset(seed=4)
     np.testing.assert_array_equal(info["reward_position"][0], sinfo["reward_position"])
+
+
+def test_benchmark_function_reports_every_configuration():
+    from plastic_envs.bench import format_report, run_benchmark
+
+    report = run_benchmark(env_ids=("BackpropamineCueReward-Easy-v0",), native_sizes=(1, 8), sync_sizes=(8,),
+                           seconds=0.02)
+    json.dumps(report)
+    modes = [(r["mode"], r["num_envs"]) for r in report["results"]]
+    assert modes == [("single", 1), ("sync", 8), ("native", 1), ("native", 8)]
+    assert all(r["steps_per_second"] > 0 for r in report["results"])
+    assert [r["num_envs"] for r in report["ratios"]] == [8]
+    assert "native/sync at 8 envs" in format_report(report)
