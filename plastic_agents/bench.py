@@ -1,0 +1,131 @@
+"""Benchmark of the cells: reference (naive) against fast, forward + backward over a whole episode.
+
+    python -m plastic_agents.bench [--json] [--kinds modplast modul ...] [--repeats 3] [--sizes maze cue]
+
+Each measurement runs in its own subprocess: time is the median of `repeats` forward+backward passes after one
+warm-up pass (loss = sum of x_seq); peak memory is the growth of the process's maximum resident set size
+(getrusage ru_maxrss) over its resident size just before the first pass, so it counts every tensor the pass
+allocates (saved activations, traces, backward buffers).  Denormal floats are flushed to zero in both.  Synapse-steps per second = B * N * N * T / time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = {"maze": dict(batch=30, hidden=100, steps=200, inputs=16),
+         "cue": dict(batch=30, hidden=200, steps=120, inputs=26)}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int, inputs: int,
+            repeats: int = 3, seed: int = 0) -> dict:
+    """Time and peak-memory growth of forward+backward of one cell in this process (call in a fresh one)."""
+    import torch
+
+    from .cells import make_cell
+
+    # Flush denormals in both implementations alike: vanishing gradients through long episodes otherwise
+    # fall into denormal floats, whose CPU arithmetic is ~100x slower and makes timings erratic.
+    torch.set_flush_denormal(True)
+    torch.manual_seed(seed)
+    cell = make_cell(kind, inputs, hidden, implementation=implementation)
+    u = torch.randn(steps, batch, inputs)
+
+    def one_pass():
+        x_seq, _ = cell.forward_sequence(u, cell.initial_state(batch))
+        x_seq.sum().backward()
+
+    before = _rss_bytes()
+    one_pass()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        one_pass()
+        times.append(time.perf_counter() - t0)
+    return {"time_s": statistics.median(times), "peak_mem_bytes": max(0, peak)}
+
+
+def _measure_in_subprocess(kind, implementation, size, repeats) -> dict:
+    spec = dict(SIZES[size], kind=kind, implementation=implementation, repeats=repeats)
+    code = ("import json,sys; from plastic_agents.bench import measure; "
+            "print(json.dumps(measure(**json.loads(sys.argv[1]))))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_benchmark(kinds=("rnn", "lstm", "plastic", "modplast", "modul", "plastic_lstm", "modplast_lstm",
+                         "modul_lstm"), sizes=("maze", "cue"), repeats: int = 3) -> dict:
+    """{size: {kind: {reference: {time_s, peak_mem_bytes}, fast: {...}, speedup, memory_ratio,
+    synapse_steps_per_s: {reference, fast}}}} for the requested kinds and sizes."""
+    from .cells import CELL_KINDS
+
+    for kind in kinds:
+        if kind not in CELL_KINDS:
+            raise ValueError(f"unknown cell kind {kind!r}; valid kinds: {', '.join(CELL_KINDS)}")
+    for size in sizes:
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; valid sizes: {', '.join(SIZES)}")
+    results = {}
+    for size in sizes:
+        s = SIZES[size]
+        synapse_steps = s["batch"] * s["hidden"] ** 2 * s["steps"]
+        results[size] = {"config": dict(s)}
+        for kind in kinds:
+            ref = _measure_in_subprocess(kind, "reference", size, repeats)
+            fast = _measure_in_subprocess(kind, "fast", size, repeats)
+            results[size][kind] = {
+                "reference": ref, "fast": fast,
+                "speedup": ref["time_s"] / fast["time_s"],
+                "memory_ratio": fast["peak_mem_bytes"] / max(ref["peak_mem_bytes"], 1),
+                "synapse_steps_per_s": {"reference": synapse_steps / ref["time_s"],
+                                        "fast": synapse_steps / fast["time_s"]}}
+    return results
+
+
+def _print_table(results: dict) -> None:
+    for size, table in results.items():
+        c = table["config"]
+        print(f"\n{size}: B={c['batch']} N={c['hidden']} T={c['steps']} inputs={c['inputs']} (forward+backward)")
+        print(f"{'kind':14s} {'ref s':>8s} {'fast s':>8s} {'speedup':>8s} {'ref syn/s':>10s} {'fast syn/s':>10s} "
+              f"{'ref MiB':>8s} {'fast MiB':>8s}")
+        for kind, r in table.items():
+            if kind == "config":
+                continue
+            print(f"{kind:14s} {r['reference']['time_s']:8.3f} {r['fast']['time_s']:8.3f} {r['speedup']:8.2f} "
+                  f"{r['synapse_steps_per_s']['reference']:10.3g} {r['synapse_steps_per_s']['fast']:10.3g} "
+                  f"{r['reference']['peak_mem_bytes'] / 2**20:8.1f} {r['fast']['peak_mem_bytes'] / 2**20:8.1f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--kinds", nargs="+", default=None, help="cell kinds (default: all)")
+    parser.add_argument("--sizes", nargs="+", default=["maze", "cue"], help="maze and/or cue")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per measurement (median)")
+    args = parser.parse_args(argv)
+    kwargs = dict(sizes=tuple(args.sizes), repeats=args.repeats)
+    if args.kinds:
+        kwargs["kinds"] = tuple(args.kinds)
+    try:
+        results = run_benchmark(**kwargs)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
