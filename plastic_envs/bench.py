@@ -53,7 +53,10 @@ def measure_single(env_id: str, seconds: float, seed: int = 0) -> float:
 
 
 def measure_vector(env_id: str, num_envs: int, mode: str, seconds: float, seed: int = 0) -> float:
-    """Steps per second of ``gym.make_vec(env_id, num_envs)``: mode "native" (vector_entry_point) or "sync"."""
+    """Steps per second of ``gym.make_vec(env_id, num_envs)``.
+
+    mode: "native" (the registered vector_entry_point) or "sync" (SyncVectorEnv over the single env).
+    """
     kwargs = {} if mode == "native" else {"vectorization_mode": "sync"}
     env = gym.make_vec(env_id, num_envs=num_envs, **kwargs)
     env.reset(seed=seed)

@@ -56,7 +56,8 @@ def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False) -> ObsLa
         ("bias", slice(s + 1, s + 2), "bias, always 1"),
         ("time", slice(s + 2, s + 3), "t / T (t = steps taken so far)"),
         ("prev_reward", slice(s + 3, s + 4), "reward received at the previous step (0 at t = 0)"),
-        ("prev_action", slice(s + 4, s + 6), "one-hot of the previous action absent/present (all 0 at t = 0)"),
+        ("prev_action", slice(s + 4, s + 6),
+         "one-hot of the previous action absent/present (all 0 at t = 0)"),
     ]
     if legacy_zero_input:
         fields.append(("legacy_zero", slice(s + 6, s + 7),
@@ -72,7 +73,8 @@ class CueRewardCore:
     """Batched rules of the cue task for ``num_envs`` episodes (protocol in :mod:`plastic_envs.base`).
 
     Per-row state (shape (num_envs,) unless noted): key uint64; t int64 steps taken; target int64 target cue;
-    cues float32 (num_envs, K + 1, cue_size) with row K all zeros (the "no cue" row); trial int64 trial number;
+    cues float32 (num_envs, K + 1, cue_size) with row K all zeros (the "no cue" row); trial int64 trial
+    number;
     k int64 step within the trial; length int64 trial length; pos1/pos2 int64 trial steps showing cue1/cue2;
     cue1/cue2 int64 the pair; prev_action int64 (-1 at t = 0); prev_reward float64; correct int64 scored
     answers that were right; go_steps int64 Go steps answered; last_answer int64 (-1 before the first Go).
@@ -190,7 +192,8 @@ class CueRewardCore:
             return {}
         target = per_env_array("target_cue", options["target_cue"], num_envs, ())
         if ((target < 0) | (target >= self.num_cues)).any():
-            raise ValueError(f"option 'target_cue' must be in [0, {self.num_cues}), got {options['target_cue']!r}")
+            raise ValueError(
+                f"option 'target_cue' must be in [0, {self.num_cues}), got {options['target_cue']!r}")
         return {"target": target}
 
     def reset_envs(self, idx: np.ndarray, keys: np.ndarray, fixed: dict | None) -> None:
@@ -268,7 +271,8 @@ class CueRewardCore:
 
     def single_info(self, i: int) -> dict[str, Any]:
         """Row i's info with Python scalars (same keys as :meth:`info`)."""
-        return {"phase": int(self._phase()[i]), "trial_step": int(self.k[i]), "trial_length": int(self.length[i]),
+        return {"phase": int(self._phase()[i]), "trial_step": int(self.k[i]),
+                "trial_length": int(self.length[i]),
                 "target_shown": bool(self._target_shown()[i]), "correct": int(self.correct[i]),
                 "go_steps": int(self.go_steps[i]), "target_cue": int(self.target[i])}
 
@@ -276,7 +280,8 @@ class CueRewardCore:
 
     def _status(self, i: int) -> tuple[str, str]:
         answer = "-" if self.last_answer[i] < 0 else ACTION_NAMES[self.last_answer[i]]
-        line1 = (f"t {self.t[i]}/{self.episode_length}  trial {self.trial[i]} step {self.k[i]}/{self.length[i]}"
+        line1 = (f"t {self.t[i]}/{self.episode_length}  trial {self.trial[i]} "
+                 f"step {self.k[i]}/{self.length[i]}"
                  f"  {PHASE_NAMES[self._phase()[i]]}")
         line2 = (f"last answer {answer}  last reward {self.prev_reward[i]:+g}  "
                  f"correct {self.correct[i]}/{self.go_steps[i]}")
@@ -316,7 +321,8 @@ class CueRewardCore:
                     fill = (205, 205, 205)
                 else:
                     fill = (250, 250, 250) if values[b] > 0 else (25, 25, 25)
-                canvas.rect(x0 + b * cell, y, x0 + (b + 1) * cell - 1, y + cell, fill, outline=(120, 120, 120))
+                canvas.rect(x0 + b * cell, y, x0 + (b + 1) * cell - 1, y + cell, fill,
+                            outline=(120, 120, 120))
 
         shown = self._shown[i]
         y = 24

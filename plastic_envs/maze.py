@@ -42,14 +42,16 @@ NUM_ACTIONS = 4
 def maze_obs_layout(legacy_zero_input: bool = False) -> ObsLayout:
     """Observation layout of the maze (16 values, 17 with the release's always-zero input at the end)."""
     fields = [
-        ("walls", slice(0, 9), "3x3 wall patch around the agent, row-major (1 = wall; index 4 is the agent's own square, always 0)"),
+        ("walls", slice(0, 9),
+         "3x3 wall patch around the agent, row-major (1 = wall; index 4, the agent's square, is 0)"),
         ("bias", slice(9, 10), "bias, always 1"),
         ("time", slice(10, 11), "t / T (t = steps taken so far)"),
         ("prev_reward", slice(11, 12), "reward received at the previous step (0 at t = 0)"),
         ("prev_action", slice(12, 16), "one-hot of the previous action up/down/left/right (all 0 at t = 0)"),
     ]
     if legacy_zero_input:
-        fields.append(("legacy_zero", slice(16, 17), "always 0 (release compatibility, legacy_zero_input=True)"))
+        fields.append(("legacy_zero", slice(16, 17),
+                       "always 0 (release compatibility, legacy_zero_input=True)"))
     return ObsLayout(fields)
 
 

@@ -41,7 +41,8 @@ def reference_episode(seed, actions, L=11, T=200, reward=10.0, wall_penalty=0.0)
     pos = centre
 
     def observe(t, prev_r, prev_a):
-        patch = [1.0 if (pos[0] + dr, pos[1] + dc) in walls else 0.0 for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+        patch = [1.0 if (pos[0] + dr, pos[1] + dc) in walls else 0.0
+                 for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
         onehot = [0.0] * 4
         if prev_a is not None:
             onehot[prev_a] = 1.0
