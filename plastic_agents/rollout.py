@@ -1,0 +1,186 @@
+"""One rollout loop for every task and cell: B whole episodes from any Gymnasium vector env.
+
+`collect_episodes` resets a vector env with discrete actions and flat observations (our native envs,
+`gym.make_vec("CartPole-v1", n)`, a `SyncVectorEnv`, ...), runs one episode in every sub-env, carries the
+recurrent state and plastic traces across steps, and returns the batch as tensors laid out time-major.
+
+Acting normally runs under `torch.no_grad()`: the fast cells recompute the whole sequence with gradients in
+`ActorCritic.forward_sequence` when the loss is formed, so no autograd graph is built step by step. With
+`keep_graph=True` the graph is built while acting instead (the naive way, kept for benchmarks and for cells that
+have no sequence kernel).
+
+Every autoreset mode of Gymnasium 1.x is handled: once a sub-env's episode has ended, its later steps are marked
+invalid (`valid[t, b] = False`) and ignored by the loss, whatever the env does with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+
+from plastic_agents.policy import ActorCritic
+
+
+@dataclass
+class EpisodeBatch:
+    """B episodes, one per sub-env, time-major. T is the length of the longest episode (or the step cap).
+
+    Attributes:
+        obs: (T, B, obs_size) float32, the observation the policy acted on at step t.
+        actions: (T, B) int64, the action taken at step t.
+        rewards: (T, B) float32, the reward received for that action.
+        valid: (T, B) bool, step t belongs to sub-env b's episode (False once it has ended).
+        truncated: (B,) bool, the episode ended by truncation or by the step cap, not by termination.
+        bootstrap_values: (B,) float32, V of the observation after the last step where the episode was
+            truncated and bootstrapping was asked for; 0 elsewhere.
+        hidden: (T, B, N) hidden states x(t) seen while acting (no graph), for statistics.
+        final_state: the cell state after the last step (traces for statistics).
+        logits: (T, B, A) with autograd graph when collected with `keep_graph=True`, else None.
+        values: (T, B) with autograd graph when collected with `keep_graph=True`, else None.
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    valid: torch.Tensor
+    truncated: torch.Tensor
+    bootstrap_values: torch.Tensor
+    hidden: torch.Tensor
+    final_state: object
+    logits: Optional[torch.Tensor] = None
+    values: Optional[torch.Tensor] = None
+
+    @property
+    def episode_returns(self) -> torch.Tensor:
+        """(B,) undiscounted reward of each episode."""
+        return (self.rewards * self.valid).sum(0)
+
+    @property
+    def episode_lengths(self) -> torch.Tensor:
+        """(B,) number of steps of each episode."""
+        return self.valid.sum(0)
+
+
+def check_vector_env(env: gym.vector.VectorEnv) -> tuple[int, int]:
+    """Return (obs_size, num_actions) of a vector env, or raise a ValueError saying why the loop cannot drive it."""
+    if not isinstance(env, gym.vector.VectorEnv):
+        raise ValueError(
+            f"expected a gymnasium.vector.VectorEnv (e.g. from gym.make_vec), got {type(env).__name__}"
+        )
+    obs_space, act_space = env.single_observation_space, env.single_action_space
+    if not isinstance(act_space, gym.spaces.Discrete):
+        raise ValueError(f"the rollout loop needs a Discrete action space, this env has {act_space}")
+    if int(act_space.start) != 0:
+        raise ValueError(f"Discrete action spaces must start at 0, this one starts at {act_space.start}")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise ValueError(f"the rollout loop needs a flat Box observation space, this env has {obs_space}")
+    return int(obs_space.shape[0]), int(act_space.n)
+
+
+def _final_observations(env, next_obs: np.ndarray, infos: dict, ended: np.ndarray) -> np.ndarray:
+    """The observation after the last step of each episode that just ended (rows where `ended`)."""
+    mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    if mode == AutoresetMode.SAME_STEP and "final_obs" in infos:
+        final = next_obs.copy()
+        for b in np.flatnonzero(ended & infos.get("_final_obs", ended)):
+            final[b] = infos["final_obs"][b]
+        return final
+    return next_obs
+
+
+def collect_episodes(
+    env: gym.vector.VectorEnv,
+    policy: ActorCritic,
+    *,
+    generator: torch.Generator,
+    seed: Optional[int] = None,
+    max_steps: int = 10_000,
+    bootstrap_truncated: bool = False,
+    keep_graph: bool = False,
+    deterministic: bool = False,
+) -> EpisodeBatch:
+    """Reset `env` and run one episode in each of its sub-envs with `policy`.
+
+    Args:
+        env: a vector env with Discrete actions and flat Box observations.
+        policy: the actor-critic; its device is taken from its parameters.
+        generator: the torch Generator (on CPU) the actions are sampled from; checkpointing its state makes
+            training resume exactly.
+        seed: passed to `env.reset(seed=seed)` (None continues the env's own random streams).
+        max_steps: a cap on the episode length; episodes still running then count as truncated.
+        bootstrap_truncated: compute `bootstrap_values` for truncated episodes.
+        keep_graph: build the autograd graph while acting and return `logits` and `values` with it.
+        deterministic: take the most probable action instead of sampling.
+    """
+    obs_size, _ = check_vector_env(env)
+    device = next(policy.parameters()).device
+    num_envs = env.num_envs
+    obs_np, _ = env.reset(seed=seed)
+    state = policy.initial_state(num_envs, device=device)
+
+    running = np.ones(num_envs, dtype=bool)
+    truncated = np.zeros(num_envs, dtype=bool)
+    bootstrap = torch.zeros(num_envs)
+    obs_list, act_list, rew_list, valid_list, hid_list, logit_list, value_list = [], [], [], [], [], [], []
+
+    grad_mode = torch.enable_grad() if keep_graph else torch.no_grad()
+    with grad_mode:
+        for _ in range(max_steps):
+            obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
+            logits, value, x, state = policy.step(obs, state)
+            if deterministic:
+                actions = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.detach(), -1).cpu()
+                actions = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
+            obs_np, reward, terminated, trunc, infos = env.step(actions.cpu().numpy())
+
+            obs_list.append(obs)
+            act_list.append(actions)
+            rew_list.append(torch.as_tensor(np.asarray(reward, dtype=np.float32) * running, device=device))
+            valid_list.append(torch.as_tensor(running.copy(), device=device))
+            hid_list.append(x.detach())
+            if keep_graph:
+                logit_list.append(logits)
+                value_list.append(value)
+
+            ended = running & (np.asarray(terminated) | np.asarray(trunc))
+            truncated |= ended & np.asarray(trunc) & ~np.asarray(terminated)
+            if bootstrap_truncated and (ended & np.asarray(trunc)).any():
+                final = _final_observations(env, obs_np, infos, ended)
+                with torch.no_grad():
+                    _, final_value, _, _ = policy.step(
+                        torch.as_tensor(final, dtype=torch.float32, device=device), state
+                    )
+                rows = torch.as_tensor(ended & np.asarray(trunc) & ~np.asarray(terminated))
+                bootstrap[rows] = final_value.float().cpu()[rows]
+            running &= ~ended
+            if not running.any():
+                break
+        else:
+            truncated |= running
+            if bootstrap_truncated:
+                with torch.no_grad():
+                    _, final_value, _, _ = policy.step(
+                        torch.as_tensor(obs_np, dtype=torch.float32, device=device), state
+                    )
+                rows = torch.as_tensor(running)
+                bootstrap[rows] = final_value.float().cpu()[rows]
+
+    return EpisodeBatch(
+        obs=torch.stack(obs_list),
+        actions=torch.stack(act_list),
+        rewards=torch.stack(rew_list),
+        valid=torch.stack(valid_list),
+        truncated=torch.as_tensor(truncated, device=device),
+        bootstrap_values=bootstrap.to(device),
+        hidden=torch.stack(hid_list),
+        final_state=state,
+        logits=torch.stack(logit_list) if keep_graph else None,
+        values=torch.stack(value_list) if keep_graph else None,
+    )

@@ -1,0 +1,175 @@
+"""The `backpropamine` command line end to end on tiny budgets: train, resume, evaluate, render, compare, bench."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from train.cli import main
+from train.run_dir import CHECKPOINT_FILE, load_checkpoint
+
+TINY = ["--env", "BackpropamineMaze-v0", "--cell", "modplast", "--hidden-size", "12", "--batch-size", "3",
+        "--lr", "3e-3", "--no-progress", "--no-tensorboard"]
+
+
+def _train(run_dir, *extra):
+    return main(["train", *TINY, "--run-dir", str(run_dir), *extra])
+
+
+def _metrics(run_dir):
+    with (Path(run_dir) / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _comparable(rows):
+    drop = {"wall_time", "episodes_per_s"}
+    return [{k: v for k, v in row.items() if k not in drop} for row in rows]
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert _train(straight, "--iterations", "6", "--log-every", "1", "--checkpoint-every", "2") == 0
+    assert _train(split, "--iterations", "3", "--log-every", "1", "--checkpoint-every", "2") == 0
+    assert main(["train", "--resume", str(split), "--iterations", "6", "--no-progress"]) == 0
+    assert _comparable(_metrics(straight)) == _comparable(_metrics(split))
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a["iteration"] == b["iteration"] == 6
+    for key in a["policy"]:
+        assert torch.equal(a["policy"][key], b["policy"][key]), key
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_matches(tmp_path, monkeypatch, capsys):
+    from train.trainer import Trainer
+
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    assert _train(straight, "--iterations", "4", "--log-every", "1", "--checkpoint-every", "100") == 0
+    original = Trainer.train_iteration
+
+    def interrupt_at_three(self):
+        if self.iteration == 3:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_iteration", interrupt_at_three)
+    assert _train(interrupted, "--iterations", "4", "--log-every", "1", "--checkpoint-every", "100") == 130
+    assert "--resume" in capsys.readouterr().err
+    assert load_checkpoint(interrupted)["iteration"] == 3
+    monkeypatch.setattr(Trainer, "train_iteration", original)
+    assert main(["train", "--resume", str(interrupted), "--no-progress"]) == 0
+    assert _comparable(_metrics(straight)) == _comparable(_metrics(interrupted))
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    import plastic_agents.a2c as a2c
+
+    original, calls = a2c.a2c_loss, []
+
+    def nan_on_fourth(*args, **kwargs):
+        loss, stats = original(*args, **kwargs)
+        calls.append(1)
+        return (loss * float("nan"), stats) if len(calls) == 4 else (loss, stats)
+
+    monkeypatch.setattr(a2c, "a2c_loss", nan_on_fourth)
+    run = tmp_path / "nan"
+    assert _train(run, "--iterations", "10", "--checkpoint-every", "2") == 1
+    err = capsys.readouterr().err
+    assert "nan" in err.lower() and "iteration 2" in err and "Traceback" not in err
+    checkpoint = load_checkpoint(run)
+    assert checkpoint["iteration"] == 2
+    assert all(torch.isfinite(v).all() for v in checkpoint["policy"].values())
+
+
+def test_config_file_preset_and_flags_resolve_in_order(tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text('preset = "maze-paper"\ncell = "modul"\nhidden_size = 10\nlr = 0.002\n'
+                      'batch_size = 2\niterations = 1\n[cell_options]\nclip = 2.0\n')
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--hidden-size", "9", "--run-dir", str(run),
+                 "--no-progress", "--no-tensorboard"]) == 0
+    import yaml
+
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["preset"] == "maze-paper" and saved["cell"] == "modul"    # preset < file
+    assert saved["hidden_size"] == 9                                       # file < flag
+    assert saved["a2c"]["lr"] == 0.002 and saved["a2c"]["adam_eps"] == 1e-4  # flat A2C keys, preset value kept
+    assert saved["cell_options"] == {"clip": 2.0} and saved["eta_init"] == 0.01
+    assert load_checkpoint(run)["hidden_size"] == 9
+
+
+def test_evaluate_render_and_match_params(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--iterations", "2", "--match-params", "1500") == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--episodes", "6", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 6 and result["env_id"] == "BackpropamineMaze-v0"
+    assert {"reward_mean", "reward_std", "hits_per_episode", "steps_to_first_hit", "fraction_with_hit"} <= set(result)
+    assert main(["evaluate", str(run), "--episodes", "3", "--json", "--env", "BackpropamineMaze-11x11-v0"]) == 0
+    assert json.loads(capsys.readouterr().out)["env_id"] == "BackpropamineMaze-11x11-v0"
+    gif = tmp_path / "episode.gif"
+    assert main(["render", str(run), "--out", str(gif)]) == 0
+    with Image.open(gif) as image:
+        assert image.n_frames == 201 and image.width > image.height
+
+
+def test_compare_writes_csv_png_and_table(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", *TINY, "--env", "BackpropamineCueReward-Easy-v0", "--iterations", "2", "--log-every", "1",
+            "--cells", "rnn,modul", "--seeds", "0,1", "--out", str(out)]
+    assert main(args) == 0
+    assert {"curves.csv", "curves.png", "table.md"} <= {p.name for p in out.iterdir()}
+    table = (out / "table.md").read_text()
+    assert "| rnn | 2 |" in table and "| modul | 2 |" in table
+    with (out / "curves.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 2 * 2 * 2
+    # running it again skips the finished trials instead of training them twice
+    before = (out / "rnn-seed0" / CHECKPOINT_FILE).stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out / "rnn-seed0" / CHECKPOINT_FILE).stat().st_mtime_ns == before
+
+
+def test_bench_training_json(capsys, monkeypatch):
+    import train.bench as bench
+
+    original = bench.run_training_benchmark
+    monkeypatch.setattr(bench, "run_training_benchmark",
+                        lambda iterations: original(iterations=1, overrides={"batch_size": 2, "hidden_size": 8}))
+    assert main(["bench", "--only", "training", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["training"]
+    assert result["fast"]["episodes_per_s"] > 0 and result["naive"]["episodes_per_s"] > 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+    (["train", "--cell", "transformer"], "transformer"),
+    (["train", "--preset", "nope"], "unknown preset"),
+    (["train", "--batch-size", "0"], "batch_size"),
+    (["train", "--lr", "-1"], "lr"),
+    (["train", "--cell-option", "spin=3"], "spin"),
+    (["train", "--env-kwarg", "maze_size=4"], "maze_size"),
+    (["train", "--config", "missing.yaml"], "missing.yaml"),
+    (["train", "--resume", "no/such/run"], "no/such/run"),
+    (["evaluate", "no/such/run"], "no/such/run"),
+    (["render", "no/such/run"], "no/such/run"),
+    (["bench", "--only", "gpu"], "gpu"),
+])
+def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv + (["--no-progress"] if argv[0] == "train" else [])) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_corrupted_run_folder_exits_2(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--iterations", "1") == 0
+    (run / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 2
+    assert "corrupted" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    assert _train(run, "--iterations", "1") == 2  # refuses to overwrite an existing run
+    assert "already holds a run" in capsys.readouterr().err

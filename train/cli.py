@@ -1,0 +1,342 @@
+"""The `backpropamine` command line (also `python -m train`).
+
+    backpropamine train    --preset maze-fast --run-dir runs/maze [--cell modul ...] | --resume runs/maze
+    backpropamine evaluate runs/maze [--episodes 300] [--json]
+    backpropamine render   runs/maze [--out episode.gif]
+    backpropamine compare  --preset cue-fast --cells modplast,modul,plastic,rnn,lstm --seeds 0,1,2 --out runs/cmp
+    backpropamine bench    [--json] [--only env,cells,training]
+    backpropamine demo     [--run-dir runs/demo]
+    backpropamine presets
+
+Bad input (unknown ids, kinds, presets, bad values, missing or corrupted run folders) prints one line and exits
+with status 2; a run stopped by a non-finite loss exits with 1; Ctrl-C saves a checkpoint and exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from train.config import ConfigError, build_config, read_config_file
+from train.run_dir import RunDirError
+
+# (flag, setting, type, help) of every TrainConfig / A2CConfig value settable from the command line.
+CONFIG_FLAGS = [
+    ("--env", "env_id", str, "registered Gymnasium id"),
+    ("--cell", "cell", str, "cell kind: rnn, lstm, plastic, modplast, modul, plastic_lstm, modplast_lstm"),
+    ("--hidden-size", "hidden_size", int, "number of recurrent neurons N"),
+    ("--match-params", "match_params", int, "pick the hidden size whose parameter count is closest to this"),
+    ("--eta-init", "eta_init", float, "initial eta / etaE of the kinds that have one"),
+    ("--implementation", "implementation", str, "fast (default) or reference (naive cell, graph while acting)"),
+    ("--iterations", "iterations", int, "number of updates (each runs batch-size whole episodes)"),
+    ("--batch-size", "batch_size", int, "parallel episodes per update (B)"),
+    ("--seed", "seed", int, "seed of parameters, action sampling and training episodes"),
+    ("--device", "device", str, "cpu or cuda[:K]"),
+    ("--threads", "threads", int, "torch intra-op threads (0: torch's default)"),
+    ("--max-steps", "max_steps", int, "cap on the episode length"),
+    ("--log-every", "log_every", int, "iterations between metric rows"),
+    ("--checkpoint-every", "checkpoint_every", int, "iterations between checkpoints"),
+    ("--gamma", "gamma", float, "discount"),
+    ("--value-coef", "value_coef", float, "weight of the squared value error"),
+    ("--prob-sq-coef", "prob_sq_coef", float, "c: weight of the squared-probability penalty"),
+    ("--entropy-coef", "entropy_coef", float, "weight of a true entropy bonus"),
+    ("--lr", "lr", float, "Adam learning rate"),
+    ("--adam-eps", "adam_eps", float, "Adam epsilon"),
+    ("--max-grad-norm", "max_grad_norm", float, "gradient-norm clip (0: none)"),
+    ("--advantage", "advantage", str, "mc (paper) or gae"),
+    ("--gae-lambda", "gae_lambda", float, "lambda of GAE"),
+    ("--baseline", "baseline", str, "per_episode (default) or element0 (the release's bug)"),
+    ("--lr-schedule", "lr_schedule", str, "constant or linear"),
+    ("--skip-first-updates", "skip_first_updates", int, "skip the optimiser step for this many iterations"),
+]
+BOOL_FLAGS = [
+    ("normalize_advantage", "standardise advantages over the batch"),
+    ("bootstrap_truncated", "bootstrap the return of truncated episodes with V"),
+    ("tensorboard", "write TensorBoard event files"),
+]
+
+
+class CLIError(ValueError):
+    """A command-line mistake; printed as one line, exit status 2."""
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        return key.strip(), value
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("configuration (defaults < --preset < --config file < these flags)")
+    group.add_argument("--preset", help="named settings: see `backpropamine presets`")
+    group.add_argument("--config", help="YAML or TOML file of settings")
+    for flag, dest, kind, text in CONFIG_FLAGS:
+        group.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    for dest, text in BOOL_FLAGS:
+        group.add_argument(f"--{dest.replace('_', '-')}", dest=dest, action=argparse.BooleanOptionalAction,
+                           default=None, help=text)
+    group.add_argument("--cell-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                       help="cell option, e.g. clip=2.0, alpha_mode=neuron, modulator_fanout=true (repeatable)")
+    group.add_argument("--env-kwarg", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                       help="environment keyword, e.g. wall_penalty=0.1 (repeatable)")
+
+
+def config_from_args(args: argparse.Namespace):
+    """The TrainConfig the flags, the preset and the config file describe."""
+    file_settings = read_config_file(args.config) if args.config else {}
+    cli = {dest: getattr(args, dest) for _, dest, _, _ in CONFIG_FLAGS if getattr(args, dest) is not None}
+    cli.update({dest: getattr(args, dest) for dest, _ in BOOL_FLAGS if getattr(args, dest) is not None})
+    if args.preset:
+        cli["preset"] = args.preset
+    for name, pairs in (("cell_options", args.cell_option), ("env_kwargs", args.env_kwarg)):
+        if pairs:
+            base = dict(file_settings.get(name, {}))
+            base.update(dict(pairs))
+            cli[name] = base
+    return build_config(file_settings, cli)
+
+
+# -- subcommands ---------------------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from train.trainer import Trainer
+
+    if args.resume:
+        trainer = Trainer(None, args.resume, resume=True, progress=not args.no_progress)
+        if args.iterations is not None:
+            if args.iterations < trainer.iteration:
+                raise CLIError(f"--iterations {args.iterations} is below the run's {trainer.iteration} done")
+            trainer.config.iterations = args.iterations
+            trainer.config.save(Path(args.resume) / "config.yaml")
+            trainer.algo.total_iterations = args.iterations
+    else:
+        config = config_from_args(args)
+        trainer = Trainer(config, args.run_dir or _default_run_dir(config), progress=not args.no_progress)
+    print(f"run folder: {trainer.run_dir}  ({trainer.config.cell}, N={trainer.policy.cell.hidden_size}, "
+          f"{trainer.policy.num_parameters():,} parameters, {trainer.config.env_id})", flush=True)
+    try:
+        row = trainer.run()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: checkpoint saved at iteration {trainer.iteration}; "
+              f"continue with `backpropamine train --resume {trainer.run_dir}`", file=sys.stderr)
+        return 130
+    if row:
+        print(f"done: iteration {trainer.iteration}, reward {row['reward_mean']:.2f}, "
+              f"{row['episodes_per_s']:.1f} episodes/s")
+    return 0
+
+
+def _default_run_dir(config) -> Path:
+    return Path("runs") / f"{config.env_id.split(':')[-1]}-{config.cell}-seed{config.seed}"
+
+
+def cmd_evaluate(args) -> int:
+    from train.evaluate import evaluate_run
+
+    result = evaluate_run(args.run, episodes=args.episodes, batch_size=args.batch_size, env_id=args.env,
+                          seed=args.seed, deterministic=args.deterministic)
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value:.3f}" if isinstance(value, float) else f"{key:>22}: {value}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from train.render import render_run
+
+    path = render_run(args.run, args.out, seed=args.seed, env_id=args.env, fps=args.fps,
+                      deterministic=args.deterministic)
+    print(f"wrote {path}")
+    return 0
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def cmd_compare(args) -> int:
+    from train import compare
+
+    base = config_from_args(args)
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    seeds = args.seeds if args.seeds is not None else list(range(args.num_seeds))
+    out_dir = Path(args.out)
+    trials = compare.plan_trials(base, cells, seeds, out_dir)
+    if args.backend == "ray":
+        from train.sweep_ray import run_ray
+
+        run_ray(trials, address=args.ray_address, max_failures=args.max_failures,
+                cpus_per_trial=args.cpus_per_trial)
+    else:
+        compare.run_local(trials, jobs=args.jobs, progress=not args.no_progress)
+    paths = compare.summarise(trials, out_dir, base.env_id)
+    print(Path(paths["table"]).read_text())
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    parts = [p.strip() for p in args.only.split(",")]
+    unknown = set(parts) - {"env", "cells", "training"}
+    if unknown:
+        raise CLIError(f"--only: unknown part(s) {sorted(unknown)}; choose from env, cells, training")
+    results = {}
+    if "env" in parts:
+        from plastic_envs.bench import run_benchmark as env_benchmark
+
+        results["env"] = env_benchmark(quick=args.quick)
+    if "cells" in parts:
+        from plastic_agents.bench import run_benchmark as cell_benchmark
+
+        results["cells"] = cell_benchmark(quick=args.quick)
+    if "training" in parts:
+        from train.bench import run_training_benchmark
+
+        results["training"] = run_training_benchmark(iterations=2 if args.quick else 5)
+    if args.json:
+        print(json.dumps(results, indent=1, default=str))
+    else:
+        _print_bench(results)
+    return 0
+
+
+def _print_bench(results: dict) -> None:
+    if "env" in results:
+        from plastic_envs.bench import format_results as format_env
+
+        print(format_env(results["env"]))
+    if "cells" in results:
+        from plastic_agents.bench import format_results as format_cells
+
+        print(format_cells(results["cells"]))
+    if "training" in results:
+        t = results["training"]
+        print(f"\nEnd-to-end training ({t['preset']}, {t['iterations']} iterations each):")
+        for name in ("fast", "naive"):
+            r = t[name]
+            print(f"  {name:>6}: {r['episodes_per_s']:8.1f} episodes/s  ({r['seconds_per_iteration']:.3f} s/iteration)")
+        print(f"  speed-up fast / naive: {t['speedup']:.1f}x")
+
+
+def cmd_demo(args) -> int:
+    from train import compare
+    from train.render import render_run
+    from train.run_dir import CONFIG_FILE
+
+    run_dir = Path(args.run_dir)
+    config = build_config({}, {"preset": "demo", **({"iterations": args.iterations} if args.iterations else {})})
+    trial = compare.Trial(config.cell, config.seed, config.to_dict(), str(run_dir))
+    if (run_dir / CONFIG_FILE).exists():
+        print(f"continuing the demo run in {run_dir}")
+    print(f"training {config.cell} on {config.env_id} for {config.iterations} iterations of "
+          f"{config.batch_size} episodes (preset 'demo')", flush=True)
+    compare.run_trial(trial, progress=not args.no_progress)
+    paths = compare.summarise([trial], run_dir, config.env_id, title=f"demo: {config.cell} on {config.env_id}")
+    gif = render_run(run_dir, run_dir / "episode.gif")
+    print(f"learning curve: {paths['png']}\nepisode GIF:    {gif}")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from train.presets import PRESETS
+
+    for name, (description, settings) in PRESETS.items():
+        print(f"{name:>14}: {description}")
+        if args.verbose:
+            print(" " * 16 + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backpropamine", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train an agent (or resume a run)")
+    add_config_flags(p)
+    p.add_argument("--run-dir", help="run folder (default runs/<env>-<cell>-seed<S>)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder (--iterations may extend it)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="reward and task metrics of a run over held-out episodes")
+    p.add_argument("run")
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--env", help="evaluate on another env with the same spaces")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true", help="greedy actions")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("render", help="animated GIF of an episode with the modulator beside it")
+    p.add_argument("run")
+    p.add_argument("--out", help="GIF path (default <run>/episode.gif)")
+    p.add_argument("--env")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=int, default=8)
+    p.add_argument("--deterministic", action="store_true")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("compare", help="cells x seeds on one task: CSV, PNG and markdown table")
+    add_config_flags(p)
+    p.add_argument("--cells", required=True, help="comma-separated cell kinds")
+    p.add_argument("--seeds", type=_int_list, help="comma-separated seeds")
+    p.add_argument("--num-seeds", type=int, default=3, help="seeds 0..K-1 when --seeds is not given")
+    p.add_argument("--out", required=True, help="folder of the trials and the summary")
+    p.add_argument("--jobs", type=int, default=1, help="local processes running trials at once")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--max-failures", type=int, default=2, help="Ray: retries of a failed trial")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray: CPUs reserved per trial")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("bench", help="environment, cell and end-to-end training benchmarks")
+    p.add_argument("--only", default="env,cells,training", help="comma-separated parts: env, cells, training")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a rough figure in seconds)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("demo", help="a short training run on BackpropamineMaze-v0, then a GIF and a learning curve")
+    p.add_argument("--run-dir", default="runs/demo")
+    p.add_argument("--iterations", type=int, help="override the demo's number of iterations")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("presets", help="list the presets")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_presets)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    from train.trainer import TrainingStopped
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, RunDirError, CLIError) as err:
+        print(f"backpropamine {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except TrainingStopped as err:
+        print(f"backpropamine {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

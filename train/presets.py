@@ -1,0 +1,80 @@
+"""Named starting points for `train --preset`: the paper's settings per task, and our faster ones.
+
+A preset is a partial configuration (flat keys of TrainConfig or A2CConfig); the config file and command-line
+flags override it. Every departure from the paper is in the `*-fast` presets and is named in their description.
+"""
+
+from __future__ import annotations
+
+from train.config import ConfigError
+
+PAPER_MAZE = {
+    "env_id": "BackpropamineMaze-v0",
+    "cell": "modplast",
+    "hidden_size": 100,
+    "eta_init": 0.01,
+    "batch_size": 30,
+    "iterations": 200_000,
+    "gamma": 0.9,
+    "value_coef": 0.1,
+    "prob_sq_coef": 0.03,
+    "lr": 1e-4,
+    "adam_eps": 1e-4,
+    "max_grad_norm": 4.0,
+}
+
+PAPER_CUE = {
+    "env_id": "BackpropamineCueReward-v0",
+    "cell": "modul",
+    "hidden_size": 200,
+    "eta_init": 0.1,
+    "batch_size": 30,
+    "iterations": 200_000,
+    "gamma": 0.9,
+    "value_coef": 0.1,
+    "prob_sq_coef": 0.1,
+    "lr": 1e-4,
+    "adam_eps": 1e-6,
+    "max_grad_norm": 2.0,
+}
+
+PRESETS: dict[str, tuple[str, dict]] = {
+    "maze-paper": (
+        "The paper's maze run: modplast N=100, B=30, Adam lr 1e-4 eps 1e-4, clip 4, c=0.03, gamma 0.9, 200k iterations.",
+        PAPER_MAZE,
+    ),
+    "cue-paper": (
+        "The paper's cue-reward run: modul N=200, B=30, Adam lr 1e-4 eps 1e-6, clip 2, c=0.1, gamma 0.9, 200k iterations.",
+        PAPER_CUE,
+    ),
+    "maze-fast": (
+        "Maze, paper's network, faster learning: lr 1e-3 and normalised advantages (departures from the paper).",
+        {**PAPER_MAZE, "iterations": 5_000, "lr": 1e-3, "normalize_advantage": True},
+    ),
+    "cue-fast": (
+        "Cue task, paper's network, faster learning: lr 1e-3 and normalised advantages (departures from the paper).",
+        {**PAPER_CUE, "iterations": 5_000, "lr": 1e-3, "normalize_advantage": True},
+    ),
+    "cue-easy-fast": (
+        "The easy cue task (four fixed one-hot cues), modul N=50, lr 3e-3, normalised advantages: learns in minutes.",
+        {
+            **PAPER_CUE,
+            "env_id": "BackpropamineCueReward-Easy-v0",
+            "hidden_size": 50,
+            "iterations": 300,
+            "lr": 3e-3,
+            "normalize_advantage": True,
+        },
+    ),
+    "demo": (
+        "A few minutes on BackpropamineMaze-v0 with the maze-fast settings, for the README's demo.",
+        {**PAPER_MAZE, "iterations": 300, "lr": 1e-3, "normalize_advantage": True, "checkpoint_every": 50},
+    ),
+}
+
+
+def preset_settings(name: str) -> dict:
+    """The settings of preset `name` (a copy), or a ConfigError listing the presets."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return dict(PRESETS[name][1])
