@@ -226,6 +226,13 @@ class PlasticVectorEnv(VectorEnv):
     (seeded with ``seed + i`` by ``reset(seed=seed)``) and draws one episode key from it at each of its
     resets; everything else is hashed from that key inside the core, so ``step`` has no loop over episodes.
     Reset options apply to every sub-env, or take one value per sub-env (see the task's core).
+
+    ``reset(options={"reset_mask": mask})`` (mask: bool ndarray (num_envs,), at least one True; Gymnasium's
+    convention, which ``SyncVectorEnv`` also honours) resets only the rows where ``mask`` is True, in one
+    core call, and cancels their pending autoreset; a seed then applies to those rows only (int seed s:
+    row i gets s + i). It returns the whole batch of observations, with info masks equal to ``mask``. It
+    needs a full reset first. This partial reset is how :mod:`plastic_envs.sb3` gives Stable-Baselines3
+    its same-step autoreset.
     """
 
     metadata = {
@@ -266,13 +273,29 @@ class PlasticVectorEnv(VectorEnv):
         """The core holding all sub-envs' state (read it, do not modify it)."""
         return self._core
 
-    def _infos(self) -> dict[str, np.ndarray]:
+    def _infos(self, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
         info = self._core.info()
         for key in list(info):
-            info["_" + key] = np.ones(self.num_envs, dtype=np.bool_)
+            info["_" + key] = np.ones(self.num_envs, dtype=np.bool_) if mask is None else mask.copy()
         return info
 
+    def _check_reset_mask(self, mask: Any) -> np.ndarray:
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+            raise TypeError(f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},), "
+                            f"got {type(mask).__name__} {getattr(mask, 'dtype', '')}".rstrip())
+        if mask.shape != (self.num_envs,):
+            raise ValueError(f"options['reset_mask'] must have shape ({self.num_envs},), got {mask.shape}")
+        if not mask.any():
+            raise ValueError("options['reset_mask'] must have at least one True entry")
+        if not self._started:
+            raise EpisodeOverError("reset with options['reset_mask'] needs a full reset() first")
+        return mask
+
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
+        mask = None
+        if isinstance(options, dict) and "reset_mask" in options:
+            mask = self._check_reset_mask(options["reset_mask"])
+            options = {k: v for k, v in options.items() if k != "reset_mask"}
         fixed = self._core.parse_options(options, self.num_envs)
         if seed is None:
             seeds = [None] * self.num_envs
@@ -288,14 +311,16 @@ class PlasticVectorEnv(VectorEnv):
                 check_int(f"seed[{i}]", s, 0)
         if isinstance(seed, (int, np.integer)):
             super().reset(seed=int(seed))
-        for i, s in enumerate(seeds):
-            if s is not None or self._generators[i] is None:
-                self._generators[i] = seeding.np_random(s)[0]
-        keys = np.array([draw_key(g) for g in self._generators], dtype=np.uint64)
-        self._core.reset_envs(self._all, keys, fixed)
-        self._prev_done[:] = False
+        rows = self._all if mask is None else np.flatnonzero(mask)
+        gens = self._generators
+        for i in rows:
+            if seeds[i] is not None or gens[i] is None:
+                gens[i] = seeding.np_random(seeds[i])[0]
+        keys = np.array([draw_key(gens[i]) for i in rows], dtype=np.uint64)
+        self._core.reset_envs(rows, keys, fixed)
+        self._prev_done[rows] = False
         self._started = True
-        return self._core.obs.copy(), self._infos()
+        return self._core.obs.copy(), self._infos(mask)
 
     def step(self, actions):
         a = check_batch_action(actions, self.num_envs, self._core.num_actions)

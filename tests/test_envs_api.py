@@ -284,3 +284,47 @@ def test_benchmark_function_reports_every_configuration():
     assert all(r["steps_per_second"] > 0 for r in report["results"])
     assert [r["num_envs"] for r in report["ratios"]] == [8]
     assert "native/sync at 8 envs" in format_report(report)
+
+
+@pytest.mark.parametrize("env_id", ["BackpropamineMaze-v0", "BackpropamineCueReward-v0"])
+def test_masked_reset_matches_sync_vector_env(env_id):
+    """reset(options={"reset_mask": m}) resets only the masked rows, cancels their pending autoreset and
+    draws the same episodes as SyncVectorEnv's masked reset (seeded rows and continued generators)."""
+    n = 4
+    native = gym.make_vec(env_id, num_envs=n, episode_length=9)
+    sync = gym.make_vec(env_id, num_envs=n, vectorization_mode="sync", episode_length=9)
+    np.testing.assert_array_equal(native.reset(seed=2)[0], sync.reset(seed=2)[0])
+    rng = np.random.default_rng(0)
+    for t in range(40):
+        actions = rng.integers(0, native.single_action_space.n, n)
+        res_n, res_s = native.step(actions), sync.step(actions)
+        for x, y in zip(res_n[:4], res_s[:4]):
+            np.testing.assert_array_equal(x, y, err_msg=f"step {t}")
+        mask = res_n[3] | (rng.random(n) < 0.15)  # every ending row, and some rows mid-episode
+        if mask.any():
+            seed = [None if i % 2 else 100 + t + i for i in range(n)] if t % 3 == 0 else None
+            obs_n, info_n = native.reset(seed=seed, options={"reset_mask": mask.copy()})
+            obs_s, info_s = sync.reset(seed=seed, options={"reset_mask": mask.copy()})
+            np.testing.assert_array_equal(obs_n, obs_s)
+            for key in info_s:
+                if key.startswith("_"):
+                    np.testing.assert_array_equal(info_n[key], mask)
+                else:
+                    np.testing.assert_array_equal(info_n[key][mask], info_s[key][mask])
+
+
+def test_masked_reset_bad_masks():
+    venv = gym.make_vec("BackpropamineMaze-v0", num_envs=3)
+    with pytest.raises(EpisodeOverError, match="full reset"):
+        venv.reset(options={"reset_mask": np.ones(3, dtype=bool)})
+    venv.reset(seed=0)
+    with pytest.raises(TypeError, match="bool numpy array"):
+        venv.reset(options={"reset_mask": [True, False, True]})
+    with pytest.raises(ValueError, match="shape"):
+        venv.reset(options={"reset_mask": np.ones(2, dtype=bool)})
+    with pytest.raises(ValueError, match="at least one"):
+        venv.reset(options={"reset_mask": np.zeros(3, dtype=bool)})
+    options = {"reset_mask": np.array([False, True, False]), "reward_position": (1, 1)}
+    venv.reset(options=options)
+    assert "reset_mask" in options  # the caller's dict is left alone
+    np.testing.assert_array_equal(venv.core.info()["reward_position"][1], (1, 1))
