@@ -62,8 +62,10 @@ def _raw(route: str, env_id: str, n_envs: int, steps: int, seed: int) -> dict:
 
 def run_benchmark(env_id: str = "BackpropamineMaze-v0", n_envs: tuple[int, ...] = (16, 64),
                   ppo_timesteps: int = 16384, raw_steps: int = 400, seed: int = 0,
-                  ppo_kwargs: dict | None = None) -> dict[str, Any]:
+                  ppo_kwargs: dict | None = None, torch_threads: int = 1) -> dict[str, Any]:
     """Measure both routes at each env count; returns a JSON-friendly dict.
+
+    ``torch_threads`` is set for the run (and restored after): SB3's small MLPs are fastest on one thread.
 
     Keys: env_id, settings (the PPO keywords and counts used), machine (platform, torch threads),
     results (one dict per (mode, route, n_envs): timesteps, seconds, steps_per_second, in the order
@@ -74,12 +76,18 @@ def run_benchmark(env_id: str = "BackpropamineMaze-v0", n_envs: tuple[int, ...] 
     ppo_timesteps = check_int("ppo_timesteps", ppo_timesteps, 1)
     raw_steps = check_int("raw_steps", raw_steps, 1)
     kwargs = {"n_steps": 64, "batch_size": 64, "n_epochs": 4} if ppo_kwargs is None else dict(ppo_kwargs)
+    torch_threads = check_int("torch_threads", torch_threads, 1)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(torch_threads)
     results = []
-    for n in counts:
-        for route in ROUTES:
-            results.append(_ppo(route, env_id, n, ppo_timesteps, seed, kwargs))
-        for route in ROUTES:
-            results.append(_raw(route, env_id, n, raw_steps, seed))
+    try:
+        for n in counts:
+            for route in ROUTES:
+                results.append(_ppo(route, env_id, n, ppo_timesteps, seed, kwargs))
+            for route in ROUTES:
+                results.append(_raw(route, env_id, n, raw_steps, seed))
+    finally:
+        torch.set_num_threads(previous_threads)
     ratios = []
     for mode in ("ppo", "raw"):
         for n in counts:
@@ -89,7 +97,7 @@ def run_benchmark(env_id: str = "BackpropamineMaze-v0", n_envs: tuple[int, ...] 
             "settings": {"ppo_timesteps": ppo_timesteps, "raw_steps": raw_steps, "seed": seed,
                          "ppo_kwargs": kwargs},
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "torch_threads": torch.get_num_threads()},
+                        "torch_threads": torch_threads},
             "results": results, "ratios": ratios}
 
 
@@ -114,13 +122,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ppo-timesteps", type=int, default=16384)
     parser.add_argument("--raw-steps", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
         counts = tuple(int(x) for x in args.n_envs.split(","))
     except ValueError:
         parser.error(f"--n-envs must be comma-separated integers, got {args.n_envs!r}")
-    report = run_benchmark(args.env_id, counts, args.ppo_timesteps, args.raw_steps, args.seed)
+    report = run_benchmark(args.env_id, counts, args.ppo_timesteps, args.raw_steps, args.seed,
+                           torch_threads=args.torch_threads)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 

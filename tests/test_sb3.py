@@ -21,6 +21,15 @@ from plastic_envs.sb3 import SB3VecEnv, make_sb3_vec_env, unbatch_infos
 
 MAZE, CUE = "BackpropamineMaze-v0", "BackpropamineCueReward-v0"
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """SB3's tiny MLPs run far faster on one thread, and the test machine's cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 try:
     import sb3_contrib
 except ImportError:  # the optional extra backpropamine[contrib]
