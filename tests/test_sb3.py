@@ -292,3 +292,17 @@ def test_benchmark_report():
     assert all(r["steps_per_second"] > 0 for r in report["results"])
     assert {(r["mode"], r["n_envs"]) for r in report["ratios"]} == {("ppo", 2), ("raw", 2)}
     assert "adapter/make_vec_env" in format_report(report)
+
+
+@pytest.mark.parametrize("script", ["sb3_ppo_maze", "sb3_a2c_cue", "sb3_recurrent_ppo"])
+def test_examples_run(script, tmp_path, monkeypatch, capsys):
+    import pathlib
+    import runpy
+
+    if script == "sb3_recurrent_ppo" and sb3_contrib is None:
+        pytest.skip("sb3_contrib cannot be imported: install the optional extra backpropamine[contrib]")
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / f"{script}.py"
+    monkeypatch.setattr("sys.argv", [str(path), "--timesteps", "64", "--n-envs", "2", "--out", str(tmp_path)])
+    runpy.run_path(str(path), run_name="__main__")
+    assert (tmp_path / "model.zip").is_file()
+    assert "per episode" in capsys.readouterr().out
