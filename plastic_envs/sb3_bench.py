@@ -61,7 +61,7 @@ def _raw(route: str, env_id: str, n_envs: int, steps: int, seed: int) -> dict:
 
 
 def run_benchmark(env_id: str = "BackpropamineMaze-v0", n_envs: tuple[int, ...] = (16, 64),
-                  ppo_timesteps: int = 16384, raw_steps: int = 400, seed: int = 0,
+                  ppo_timesteps: int = 16384, raw_steps: int = 2000, seed: int = 0,
                   ppo_kwargs: dict | None = None, torch_threads: int = 1) -> dict[str, Any]:
     """Measure both routes at each env count; returns a JSON-friendly dict.
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env-id", default="BackpropamineMaze-v0")
     parser.add_argument("--n-envs", default="16,64", help="comma-separated env counts")
     parser.add_argument("--ppo-timesteps", type=int, default=16384)
-    parser.add_argument("--raw-steps", type=int, default=400)
+    parser.add_argument("--raw-steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
