@@ -169,8 +169,8 @@ class SB3VecEnv(VecEnv):
             return None
         if not all(_options_equal(opts[0], o) for o in opts[1:]):
             raise ValueError(
-                "SB3VecEnv resets all sub-envs in one call and takes one options dict; set per-sub-env values "
-                "as arrays with one row per sub-env in a single dict: env.set_options({...})"
+                "SB3VecEnv resets all sub-envs in one call and takes one options dict; set per-sub-env "
+                "values as arrays with one row per sub-env in a single dict: env.set_options({...})"
             )
         return dict(opts[0])
 
@@ -281,7 +281,8 @@ class SB3VecEnv(VecEnv):
         for layer in _layers(self.venv):
             if hasattr(layer, name):
                 return layer
-        raise AttributeError(f"{type(self.venv).__name__} (and its vector wrappers) has no attribute {name!r}")
+        raise AttributeError(f"{type(self.venv).__name__} (and its vector wrappers) has no attribute "
+                             f"{name!r}")
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """The batched env's attribute ``attr_name`` (outermost wrapper that has it), once per index."""

@@ -91,7 +91,8 @@ def run_benchmark(env_id: str = "BackpropamineMaze-v0", n_envs: tuple[int, ...] 
     ratios = []
     for mode in ("ppo", "raw"):
         for n in counts:
-            rate = {r["route"]: r["steps_per_second"] for r in results if r["mode"] == mode and r["n_envs"] == n}
+            rate = {r["route"]: r["steps_per_second"] for r in results
+                    if r["mode"] == mode and r["n_envs"] == n}
             ratios.append({"mode": mode, "n_envs": n, "ratio": rate["adapter"] / rate["make_vec_env"]})
     return {"env_id": env_id,
             "settings": {"ppo_timesteps": ppo_timesteps, "raw_steps": raw_steps, "seed": seed,

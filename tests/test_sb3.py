@@ -1,5 +1,5 @@
-"""Stable-Baselines3 interop: the SB3VecEnv adapter against DummyVecEnv, SB3 algorithms through the adapter and
-through make_vec_env (learn, save, load, predict), VecNormalize / VecMonitor on top, evaluate_policy with
+"""Stable-Baselines3 interop: the SB3VecEnv adapter against DummyVecEnv, SB3 algorithms through the adapter
+and through make_vec_env (learn, save, load, predict), VecNormalize / VecMonitor on top, evaluate_policy with
 our recurrent ActorCritic, bad inputs, and the benchmark's report."""
 
 import json
@@ -52,7 +52,7 @@ def test_adapter_matches_dummy_vec_env_step_for_step(env_id, kind):
     n, length = 3, 11
     ours = SB3VecEnv(_venv(kind, env_id, n, episode_length=length))
     ref = make_vec_env(env_id, n_envs=n, env_kwargs={"episode_length": length})  # DummyVecEnv of Monitors
-    assert isinstance(ours, VecEnv) and ours.num_envs == n
+    assert isinstance(ours, VecEnv) and isinstance(ref, DummyVecEnv) and ours.num_envs == n
     assert ours.observation_space == ref.observation_space and ours.action_space == ref.action_space
     ours.seed(21)
     ref.seed(21)
