@@ -113,11 +113,7 @@ def cmd_train(args) -> int:
     if args.resume:
         trainer = Trainer(None, args.resume, resume=True, progress=not args.no_progress)
         if args.iterations is not None:
-            if args.iterations < trainer.iteration:
-                raise CLIError(f"--iterations {args.iterations} is below the run's {trainer.iteration} done")
-            trainer.config.iterations = args.iterations
-            trainer.config.save(Path(args.resume) / "config.yaml")
-            trainer.algo.total_iterations = args.iterations
+            trainer.extend(args.iterations)
     else:
         config = config_from_args(args)
         trainer = Trainer(config, args.run_dir or _default_run_dir(config), progress=not args.no_progress)

@@ -13,7 +13,7 @@ import dataclasses
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from train.config import ConfigError, TrainConfig, config_from_dict
 from train.run_dir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint
@@ -44,8 +44,11 @@ def plan_trials(base: TrainConfig, cells: Iterable[str], seeds: Iterable[int], o
     return trials
 
 
-def run_trial(trial: Trial, progress: bool = False) -> str:
-    """Train one trial to the end: new, resumed from its checkpoint, or skipped when already finished."""
+def run_trial(trial: Trial, progress: bool = False, on_log: Optional[Callable[[dict], None]] = None) -> str:
+    """Train one trial to the end: new, resumed from its checkpoint, or skipped when already finished.
+
+    on_log: called with every metrics row written (see Trainer.run).
+    """
     from train.trainer import Trainer
 
     run_dir = Path(trial.run_dir)
@@ -54,9 +57,10 @@ def run_trial(trial: Trial, progress: bool = False) -> str:
         if int(load_checkpoint(run_dir)["iteration"]) >= config.iterations:
             return trial.run_dir
         trainer = Trainer(None, run_dir, resume=True, progress=progress)
+        trainer.extend(config.iterations)
     else:
         trainer = Trainer(config, run_dir, progress=progress)
-    trainer.run()
+    trainer.run(on_log=on_log)
     return trial.run_dir
 
 

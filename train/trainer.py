@@ -11,7 +11,7 @@ import csv
 import math
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import gymnasium as gym
 import torch
@@ -162,6 +162,14 @@ class Trainer:
             "hidden_size": self.policy.cell.hidden_size,
         }
 
+    def extend(self, iterations: int) -> None:
+        """Set the run's total number of iterations (to continue a finished or shorter run further)."""
+        if iterations < self.iteration:
+            raise ConfigError(f"iterations={iterations} is below the {self.iteration} this run has already done")
+        self.config.iterations = iterations
+        self.algo.total_iterations = iterations
+        self.config.save(self.run_dir / CONFIG_FILE)
+
     def save(self) -> None:
         save_checkpoint(self.run_dir, self._payload())
 
@@ -227,8 +235,11 @@ class Trainer:
                    episodes_per_s=round(episodes_done / max(elapsed, 1e-9), 2))
         return row
 
-    def run(self) -> dict:
-        """Train until `iterations`; returns the last metrics row. Ctrl-C saves a checkpoint, then re-raises."""
+    def run(self, on_log: Optional[Callable[[dict], None]] = None) -> dict:
+        """Train until `iterations`; returns the last metrics row. Ctrl-C saves a checkpoint, then re-raises.
+
+        on_log: called with every metrics row after it is written (e.g. to report it to Ray Tune).
+        """
         cfg = self.config
         bar = None
         if self.progress:
@@ -253,6 +264,8 @@ class Trainer:
                     elapsed = time.perf_counter() - start
                     last_row = self._window_row(elapsed, self.episodes - start_episodes)
                     self._log(last_row)
+                    if on_log is not None:
+                        on_log(last_row)
                     self.window = []
                     if bar is not None:
                         bar.set_postfix(reward=f"{last_row['reward_mean']:.2f}",
