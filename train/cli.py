@@ -194,11 +194,13 @@ def cmd_bench(args) -> int:
     if "env" in parts:
         from plastic_envs.bench import run_benchmark as env_benchmark
 
-        results["env"] = env_benchmark(quick=args.quick)
+        results["env"] = (env_benchmark(seconds=0.3, sync_sizes=(64,), native_sizes=(1, 64, 4096))
+                          if args.quick else env_benchmark())
     if "cells" in parts:
         from plastic_agents.bench import run_benchmark as cell_benchmark
 
-        results["cells"] = cell_benchmark(quick=args.quick)
+        results["cells"] = (cell_benchmark(kinds=("rnn", "modplast", "modul"), repeats=1)
+                            if args.quick else cell_benchmark())
     if "training" in parts:
         from train.bench import run_training_benchmark
 
@@ -212,13 +214,15 @@ def cmd_bench(args) -> int:
 
 def _print_bench(results: dict) -> None:
     if "env" in results:
-        from plastic_envs.bench import format_results as format_env
+        from plastic_envs.bench import format_report
 
-        print(format_env(results["env"]))
+        print("Environment steps per second:")
+        print(format_report(results["env"]))
     if "cells" in results:
-        from plastic_agents.bench import format_results as format_cells
+        from plastic_agents.bench import _print_table
 
-        print(format_cells(results["cells"]))
+        print("\nCells, forward+backward over one batch of episodes (reference = naive B x N x N autograd):")
+        _print_table(results["cells"])
     if "training" in results:
         t = results["training"]
         print(f"\nEnd-to-end training ({t['preset']}, {t['iterations']} iterations each):")
