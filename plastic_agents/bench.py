@@ -5,7 +5,10 @@
 Each measurement runs in its own subprocess: time is the minimum of `repeats` forward+backward passes after one
 warm-up pass (the minimum, because on a shared machine other processes only ever add time) (loss = sum of x_seq); peak memory is the growth of the process's maximum resident set size
 (getrusage ru_maxrss) over its resident size just before the first pass, so it counts every tensor the pass
-allocates (saved activations, traces, backward buffers).  Denormal floats are flushed to zero in both.  Synapse-steps per second = B * N * N * T / time.
+allocates (saved activations, traces, backward buffers).  Denormal floats are flushed to zero in both.
+The fast plastic kinds run on the compiled CPU kernel (cells/native) unless BACKPROPAMINE_NATIVE=0; it is built
+and loaded before the clock and the memory baseline start, so the one-off compile is neither timed nor counted
+(column `nat`: whether the fast measurement ran with the kernel loaded).  Synapse-steps per second = B * N * N * T / time.
 """
 from __future__ import annotations
 
@@ -39,6 +42,10 @@ def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int,
     torch.manual_seed(seed)
     cell = make_cell(kind, inputs, hidden, implementation=implementation)
     u = torch.randn(steps, batch, inputs)
+    native = False
+    if implementation == "fast":
+        from .cells.native import load_kernels
+        native = load_kernels() is not None
 
     def one_pass():
         x_seq, _ = cell.forward_sequence(u, cell.initial_state(batch))
@@ -52,7 +59,8 @@ def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int,
         t0 = time.perf_counter()
         one_pass()
         times.append(time.perf_counter() - t0)
-    return {"time_s": min(times), "median_time_s": statistics.median(times), "peak_mem_bytes": max(0, peak)}
+    return {"time_s": min(times), "median_time_s": statistics.median(times), "peak_mem_bytes": max(0, peak),
+            "native": native}
 
 
 def _measure_in_subprocess(kind, implementation, size, repeats) -> dict:
@@ -97,13 +105,14 @@ def _print_table(results: dict) -> None:
         c = table["config"]
         print(f"\n{size}: B={c['batch']} N={c['hidden']} T={c['steps']} inputs={c['inputs']} (forward+backward)")
         print(f"{'kind':14s} {'ref s':>8s} {'fast s':>8s} {'speedup':>8s} {'ref syn/s':>10s} {'fast syn/s':>10s} "
-              f"{'ref MiB':>8s} {'fast MiB':>8s}")
+              f"{'ref MiB':>8s} {'fast MiB':>8s} {'nat':>4s}")
         for kind, r in table.items():
             if kind == "config":
                 continue
             print(f"{kind:14s} {r['reference']['time_s']:8.3f} {r['fast']['time_s']:8.3f} {r['speedup']:8.2f} "
                   f"{r['synapse_steps_per_s']['reference']:10.3g} {r['synapse_steps_per_s']['fast']:10.3g} "
-                  f"{r['reference']['peak_mem_bytes'] / 2**20:8.1f} {r['fast']['peak_mem_bytes'] / 2**20:8.1f}")
+                  f"{r['reference']['peak_mem_bytes'] / 2**20:8.1f} {r['fast']['peak_mem_bytes'] / 2**20:8.1f} "
+                  f"{'yes' if r['fast'].get('native') else 'no':>4s}")
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,10 @@ Notation (per step t, batch row b): p = x(t-1) after any reset (B, N), x = x(t) 
 (N, N), y_j = sum_i p_i A_ij H_ij, x = tanh(a + p w + y) with a = i2h(u(t)) (B, N).  eta_j(t) (B, N or 1):
 the scalar eta (`plastic`), M(t) or a_j M(t) + c_j (modulated).  Hebbian update H' = clip(H + eta_j R) with
 R = p x^T (`plastic`, `modplast`) or R = E (`modul`, then E' = (1 - eta_e) E + eta_e p x^T).
+
+`plastic_sequence` dispatches CPU float32/float64 calls to the compiled kernel of native/ (same semantics, every
+alpha mode and the fan-out) when it builds, unless BACKPROPAMINE_NATIVE=0; otherwise (CUDA, a failed build) it
+runs the PyTorch implementation below.
 """
 from __future__ import annotations
 
@@ -18,19 +22,21 @@ from typing import Optional
 
 import torch
 
+from .native import NativePlasticSequence, load_kernels, supports
+
 PLASTIC, MODPLAST, MODUL = 0, 1, 2
 _MODES = {"plastic": PLASTIC, "modplast": MODPLAST, "modul": MODUL}
 
 
 class _Config:
     """Static description of one call: kind code, clip value, alpha mode, fan-out flag, checkpoint spacing,
-    and whether to keep what backward needs."""
+    whether to keep what backward needs, and the compiled kernels module (None on the PyTorch path)."""
 
-    __slots__ = ("mode", "clip", "alpha_mode", "fanout", "segment", "save")
+    __slots__ = ("mode", "clip", "alpha_mode", "fanout", "segment", "save", "kernels")
 
-    def __init__(self, mode, clip, alpha_mode, fanout, segment, save):
+    def __init__(self, mode, clip, alpha_mode, fanout, segment, save, kernels=None):
         self.mode, self.clip, self.alpha_mode, self.fanout = mode, clip, alpha_mode, fanout
-        self.segment, self.save = segment, save
+        self.segment, self.save, self.kernels = segment, save, kernels
 
 
 def _rates(cfg, m, eta, fan_a, fan_c):
@@ -254,10 +260,18 @@ def default_segment(t_len: int) -> int:
 def plastic_sequence(kind: str, clip: float, alpha_mode: str, a_seq: torch.Tensor, keep: Optional[torch.Tensor],
                      x0, hebb0, elig0, w, alpha, eta=None, eta_e=None, mod_w=None, mod_b=None, fan_a=None,
                      fan_c=None, segment: Optional[int] = None):
-    """Run the fused sequence; returns (x_seq (T, B, N), M_seq (T, B) or empty, H_T (B, N, N), E_T or None)."""
+    """Run the fused sequence; returns (x_seq (T, B, N), M_seq (T, B) or empty, H_T (B, N, N), E_T or None).
+
+    On the CPU (float32/float64) the compiled kernel runs it when available (see the module docstring)."""
     seg = segment if segment is not None else default_segment(a_seq.shape[0])
     tensors = (a_seq, x0, hebb0, elig0, w, alpha, eta, eta_e, mod_w, mod_b, fan_a, fan_c)
     save = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    cfg = _Config(_MODES[kind], float(clip), alpha_mode, fan_a is not None, seg, save)
+    kernels = load_kernels() if supports(tensors + (keep,)) else None
+    cfg = _Config(_MODES[kind], float(clip), alpha_mode, fan_a is not None, seg, save, kernels)
+    if kernels is not None:
+        n = a_seq.shape[2]
+        amat = alpha if alpha_mode == "connection" else alpha.expand(n, n)
+        return NativePlasticSequence.apply(cfg, a_seq, keep, x0, hebb0, elig0, w, amat, eta, eta_e, mod_w, mod_b,
+                                           fan_a, fan_c)
     return PlasticSequence.apply(cfg, a_seq, keep, x0, hebb0, elig0, w, alpha, eta, eta_e, mod_w, mod_b,
                                  fan_a, fan_c)

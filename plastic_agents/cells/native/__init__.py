@@ -1,0 +1,152 @@
+"""The compiled CPU kernel of the plastic RNN sequence (`plastic`, `modplast`, `modul`) and its autograd function.
+
+`plastic_kernels.cpp` is compiled on first use with torch.utils.cpp_extension.load (JIT, -O3, OpenMP over the
+batch through at::parallel_for; build directory: TORCH_EXTENSIONS_DIR or ~/.cache/torch_extensions).  If the
+build fails (no compiler, no ninja) a warning is issued once and `load_kernels()` returns None, so callers fall
+back to the PyTorch path of fused.py.  BACKPROPAMINE_NATIVE=0 in the environment disables the kernel.
+
+Same semantics as fused.PlasticSequence: clip gradient inclusive at the bounds (as torch.clamp), resets through
+the keep mask, traces checkpointed every `segment` steps and recomputed in backward.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import warnings
+
+import torch
+
+_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plastic_kernels.cpp")
+_LOCK = threading.Lock()
+_STATE = {"module": None, "tried": False}
+
+
+def native_enabled() -> bool:
+    """False when the environment variable BACKPROPAMINE_NATIVE is "0" (forces the PyTorch path)."""
+    return os.environ.get("BACKPROPAMINE_NATIVE", "1").strip() != "0"
+
+
+def _ensure_ninja_on_path() -> None:
+    """cpp_extension.load runs `ninja`; the pip package puts it next to the interpreter or in ninja.BIN_DIR."""
+    if shutil.which("ninja"):
+        return
+    candidates = [os.path.dirname(os.path.abspath(os.sys.executable))]
+    try:
+        import ninja
+        candidates.insert(0, ninja.BIN_DIR)
+    except (ImportError, AttributeError):
+        pass
+    for d in candidates:
+        if os.path.exists(os.path.join(d, "ninja")):
+            os.environ["PATH"] = d + os.pathsep + os.environ.get("PATH", "")
+            return
+
+
+def _cpu_flags() -> tuple:
+    """(extension name, extra compiler flags): AVX2/FMA code when this CPU has them, under its own name so that
+    a build cache shared with an older CPU never loads it there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((line for line in f if line.startswith("flags")), "").split())
+    except OSError:
+        flags = set()
+    if {"avx2", "fma"} <= flags:
+        return "backpropamine_plastic_kernels_avx2", ["-mavx2", "-mfma"]
+    return "backpropamine_plastic_kernels", []
+
+
+def load_kernels():
+    """The compiled extension module (forward, backward), or None when disabled or when the build failed."""
+    if not native_enabled():
+        return None
+    with _LOCK:
+        if not _STATE["tried"]:
+            _STATE["tried"] = True
+            try:
+                from torch.utils.cpp_extension import load
+                _ensure_ninja_on_path()
+                name, arch = _cpu_flags()
+                # No FMA contraction: the backward recomputes the traces and their clip masks bit for bit.
+                _STATE["module"] = load(name=name, sources=[_SOURCE],
+                                        extra_cflags=["-O3", "-fopenmp", "-ffp-contract=off"] + arch,
+                                        extra_ldflags=["-fopenmp"],
+                                        verbose=False)
+            except Exception as exc:  # any build failure: fall back to the PyTorch path, never crash
+                warnings.warn(f"backpropamine: the native plastic kernel could not be built ({exc!s:.300}); "
+                              "using the PyTorch path", RuntimeWarning, stacklevel=2)
+        return _STATE["module"]
+
+
+def supports(tensors) -> bool:
+    """True when every given tensor (None entries skipped) is a CPU float32/float64 tensor of one dtype."""
+    dtypes = set()
+    for t in tensors:
+        if t is None:
+            continue
+        if t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
+            return False
+        dtypes.add(t.dtype)
+    return len(dtypes) == 1
+
+
+def _scalar(t) -> float:
+    return 0.0 if t is None else float(t.detach().reshape(-1)[0])
+
+
+class NativePlasticSequence(torch.autograd.Function):
+    """(a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w, mod_b, fan_a, fan_c) -> (x_seq, M_seq, H_T, E_T).
+
+    As fused.PlasticSequence except that alpha is already expanded to A (N, N) (the caller expands the
+    "neuron" (N,) and "scalar" (1,) modes, so autograd sums their gradient).  a_seq (T, B, N); keep (T, B) 0/1 or
+    None; x0 (B, N); H0, E0 (B, N, N) (E0 None unless `modul`); w (N, N); eta, eta_e (1,) or None; mod_w (1, N),
+    mod_b (1,) or None; fan_a, fan_c (N,) or None.  Outputs x_seq (T, B, N), M_seq (T, B) (empty for `plastic`,
+    not differentiable), H_T (B, N, N), E_T (B, N, N) or None.
+    """
+
+    @staticmethod
+    def forward(ctx, cfg, a_seq, keep, x0, hebb0, elig0, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c):
+        ext = cfg.kernels
+        empty = a_seq.new_empty(0)
+        c = torch.Tensor.contiguous
+        keep_t = c(keep) if keep is not None else empty
+        mod_w_t = c(mod_w.reshape(-1)) if mod_w is not None else empty
+        fa = c(fan_a) if fan_a is not None else empty
+        fc = c(fan_c) if fan_c is not None else empty
+        xs, ps, ms, h_out, e_out, h_ck, e_ck = ext.forward(
+            cfg.mode, cfg.clip, cfg.segment, cfg.save, c(a_seq), keep_t, c(x0), c(hebb0),
+            c(elig0) if elig0 is not None else empty, c(w), c(amat), _scalar(eta), _scalar(eta_e), mod_w_t,
+            _scalar(mod_b), fa, fc)
+        ctx.cfg = cfg
+        if cfg.save:
+            ctx.save_for_backward(xs, ps, ms, keep_t, h_ck, e_ck, c(w), c(amat), eta, eta_e, mod_w_t, mod_b, fa, fc)
+        ctx.mark_non_differentiable(ms)
+        return xs, ms, h_out, (e_out if elig0 is not None else None)
+
+    @staticmethod
+    def backward(ctx, g_xs, _g_ms, g_hebb, g_elig):
+        cfg = ctx.cfg
+        xs, ps, ms, keep_t, h_ck, e_ck, w, amat, eta, eta_e, mod_w_t, mod_b, fa, fc = ctx.saved_tensors
+        t_len, batch, n = xs.shape
+        modul = e_ck.numel() > 0
+        g_xs = g_xs.contiguous() if g_xs is not None else torch.zeros_like(xs)
+        g_h = g_hebb.clone(memory_format=torch.contiguous_format) if g_hebb is not None \
+            else xs.new_zeros(batch, n, n)
+        empty = xs.new_empty(0)
+        g_e = empty
+        if modul:
+            g_e = g_elig.clone(memory_format=torch.contiguous_format) if g_elig is not None \
+                else xs.new_zeros(batch, n, n)
+        d_pre, d_x0, d_h0, d_e0, d_a, d_mw, d_fa, d_fc, d_sc = cfg.kernels.backward(
+            cfg.mode, cfg.clip, cfg.segment, xs, ps, ms, keep_t, h_ck, e_ck, g_xs, g_h, g_e, w, amat,
+            _scalar(eta), _scalar(eta_e), mod_w_t, _scalar(mod_b), fa, fc)
+        d_w = ps.reshape(-1, n).t() @ d_pre.reshape(-1, n)
+        sc = d_sc.sum(0)
+        d_eta = sc[0:1] if eta is not None else None
+        d_eta_e = sc[1:2] if eta_e is not None else None
+        modulated = mod_b is not None
+        d_mod_w = d_mw.sum(0).view(1, n) if modulated else None
+        d_mod_b = sc[2:3] if modulated else None
+        fan = fa.numel() > 0
+        return (None, d_pre, None, d_x0, d_h0, d_e0 if modul else None, d_w, d_a.sum(0), d_eta, d_eta_e,
+                d_mod_w, d_mod_b, d_fa.sum(0) if fan else None, d_fc.sum(0) if fan else None)

@@ -1,0 +1,407 @@
+// Fused CPU kernels of the plastic RNN sequence (see fused.py for the notation and the PyTorch twin).
+//
+// Every batch row b evolves independently, so each row runs all T steps on its own (B-parallel with
+// at::parallel_for); its (N, N) traces stay in the core's cache across the steps.  Per step the forward makes two
+// passes over the row's traces (y = p (w + A*H), then the clipped trace update fused with the eligibility update);
+// the backward recomputes each segment's traces from a checkpoint and makes two passes per step (gradient through
+// clip/trace update/eligibility, then through y with the alpha gradient).
+//
+// Conventions: H[i*N + j], i presynaptic, j postsynaptic; A = alpha expanded to (N, N) by the caller.
+// rate_j(t) = eta (kind plastic), m(t) (modulated) or fan_c_j + m(t) fan_a_j (fan-out).
+// Checkpoint s holds the traces entering step s*seg, after that step's reset.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int64_t PLASTIC = 0, MODPLAST = 1, MODUL = 2;
+
+template <typename T>
+struct Params {
+  int64_t mode, t_len, batch, n, seg;
+  bool fanout, has_keep;
+  T clip, eta, eta_e;
+  const T *w, *alpha, *mod_w, *fan_a, *fan_c, *keep;
+  T mod_b;
+};
+
+// rate_j for one row at one step.
+template <typename T>
+inline void rates(const Params<T>& P, T m, T* rate) {
+  const int64_t n = P.n;
+  if (P.mode == PLASTIC) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) rate[j] = P.eta;
+  } else if (P.fanout) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) rate[j] = P.fan_c[j] + m * P.fan_a[j];
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) rate[j] = m;
+  }
+}
+
+// One step of the trace update for one row: dst = clip(src + rate_j R), and for modul
+// edst = (1 - eta_e) esrc + eta_e p x^T.  dst may alias src and edst may alias esrc.
+template <typename T>
+__attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T* dst, const T* esrc, T* edst, const T* p, const T* x,
+                         const T* rate, T* rx) {
+  const int64_t n = P.n;
+  const T c = P.clip;
+  if (P.mode == MODUL) {
+    const T ee = P.eta_e, de = T(1) - P.eta_e;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* s = src + i * n;
+      const T* es = esrc + i * n;
+      T* d = dst + i * n;
+      T* ed = edst + i * n;
+      const T epi = ee * p[i];
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        T raw = s[j] + rate[j] * es[j];
+        d[j] = raw < -c ? -c : (raw > c ? c : raw);
+        ed[j] = de * es[j] + epi * x[j];
+      }
+    }
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) rx[j] = rate[j] * x[j];
+    for (int64_t i = 0; i < n; ++i) {
+      const T* s = src + i * n;
+      T* d = dst + i * n;
+      const T pi = p[i];
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        T raw = s[j] + pi * rx[j];
+        d[j] = raw < -c ? -c : (raw > c ? c : raw);
+      }
+    }
+  }
+}
+
+template <typename T>
+Params<T> make_params(int64_t mode, double clip, int64_t seg, const at::Tensor& a_seq, const at::Tensor& keep,
+                      const at::Tensor& w, const at::Tensor& alpha, double eta, double eta_e,
+                      const at::Tensor& mod_w, double mod_b, const at::Tensor& fan_a, const at::Tensor& fan_c) {
+  Params<T> P;
+  P.mode = mode;
+  P.t_len = a_seq.size(0);
+  P.batch = a_seq.size(1);
+  P.n = a_seq.size(2);
+  P.seg = seg;
+  P.clip = T(clip);
+  P.eta = T(eta);
+  P.eta_e = T(eta_e);
+  P.mod_b = T(mod_b);
+  P.w = w.data_ptr<T>();
+  P.alpha = alpha.data_ptr<T>();
+  P.mod_w = mod_w.numel() ? mod_w.data_ptr<T>() : nullptr;
+  P.fanout = fan_a.numel() > 0;
+  P.fan_a = P.fanout ? fan_a.data_ptr<T>() : nullptr;
+  P.fan_c = P.fanout ? fan_c.data_ptr<T>() : nullptr;
+  P.has_keep = keep.numel() > 0;
+  P.keep = P.has_keep ? keep.data_ptr<T>() : nullptr;
+  return P;
+}
+
+template <typename T>
+void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, const T* e0, T* xs, T* ps, T* ms,
+                  T* h_out, T* e_out, T* h_ck, T* e_ck, bool save) {
+  const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len;
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<T> pre(n), p(n), rate(n), rx(n);
+    for (int64_t b = b0; b < b1; ++b) {
+      T* H = h_out + b * nn;
+      T* E = P.mode == MODUL ? e_out + b * nn : nullptr;
+      const T* hsrc = h0 + b * nn;   // the step's input traces: H0 at first, then the output buffer
+      const T* esrc = E ? e0 + b * nn : nullptr;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) p[j] = x0[b * n + j];
+      for (int64_t t = 0; t < TT; ++t) {
+        if (P.has_keep && P.keep[t * B + b] == T(0)) {
+          std::fill(p.begin(), p.end(), T(0));
+          std::memset(H, 0, nn * sizeof(T));
+          hsrc = H;
+          if (E) {
+            std::memset(E, 0, nn * sizeof(T));
+            esrc = E;
+          }
+        }
+        if (save && t % P.seg == 0) {
+          const int64_t s = t / P.seg;
+          std::memcpy(h_ck + (s * B + b) * nn, hsrc, nn * sizeof(T));
+          if (E) std::memcpy(e_ck + (s * B + b) * nn, esrc, nn * sizeof(T));
+        }
+        if (save) std::memcpy(ps + (t * B + b) * n, p.data(), n * sizeof(T));
+        const T* at_ = a + (t * B + b) * n;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) pre[j] = at_[j];
+        for (int64_t i = 0; i < n; ++i) {
+          const T pi = p[i];
+          if (pi == T(0)) continue;
+          const T* hr = hsrc + i * n;
+          const T* wr = P.w + i * n;
+          const T* ar = P.alpha + i * n;
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) pre[j] += pi * (wr[j] + ar[j] * hr[j]);
+        }
+        T* x = xs + (t * B + b) * n;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) x[j] = std::tanh(pre[j]);
+        T m = T(0);
+        if (P.mode != PLASTIC) {
+          T s = P.mod_b;
+#pragma omp simd reduction(+ : s)
+          for (int64_t j = 0; j < n; ++j) s += P.mod_w[j] * x[j];
+          m = std::tanh(s);
+          ms[t * B + b] = m;
+        }
+        rates(P, m, rate.data());
+        trace_update(P, hsrc, H, esrc, E, p.data(), x, rate.data(), rx.data());
+        hsrc = H;
+        esrc = E;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) p[j] = x[j];
+      }
+      if (TT == 0) {
+        std::memcpy(H, h0 + b * nn, nn * sizeof(T));
+        if (E) std::memcpy(E, e0 + b * nn, nn * sizeof(T));
+      }
+    }
+  });
+}
+
+std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool save, at::Tensor a_seq, at::Tensor keep,
+                                at::Tensor x0, at::Tensor h0, at::Tensor e0, at::Tensor w, at::Tensor alpha,
+                                double eta, double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a,
+                                at::Tensor fan_c) {
+  const int64_t TT = a_seq.size(0), B = a_seq.size(1), n = a_seq.size(2);
+  const int64_t n_ck = save ? (TT + seg - 1) / seg : 0;
+  auto xs = at::empty({TT, B, n}, a_seq.options());
+  auto ps = at::empty({save ? TT : 0, B, n}, a_seq.options());
+  auto ms = at::empty({mode == PLASTIC ? 0 : TT, B}, a_seq.options());
+  auto h_out = at::empty({B, n, n}, a_seq.options());
+  auto e_out = at::empty({mode == MODUL ? B : 0, n, n}, a_seq.options());
+  auto h_ck = at::empty({n_ck, B, n, n}, a_seq.options());
+  auto e_ck = at::empty({mode == MODUL ? n_ck : 0, B, n, n}, a_seq.options());
+  AT_DISPATCH_FLOATING_TYPES(a_seq.scalar_type(), "plastic_forward", [&] {
+    auto P = make_params<scalar_t>(mode, clip, seg, a_seq, keep, w, alpha, eta, eta_e, mod_w, mod_b, fan_a, fan_c);
+    forward_impl<scalar_t>(P, a_seq.data_ptr<scalar_t>(), x0.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(),
+                           mode == MODUL ? e0.data_ptr<scalar_t>() : nullptr, xs.data_ptr<scalar_t>(),
+                           ps.data_ptr<scalar_t>(), mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(),
+                           h_out.data_ptr<scalar_t>(), mode == MODUL ? e_out.data_ptr<scalar_t>() : nullptr,
+                           h_ck.data_ptr<scalar_t>(), mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, save);
+  });
+  return {xs, ps, ms, h_out, e_out, h_ck, e_ck};
+}
+
+// Per-row gradient accumulators, summed over rows by the caller: d_alpha (B, N, N), d_mod_w, d_fan_a, d_fan_c
+// (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).
+template <typename T>
+void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
+                   const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
+                   T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
+  const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len, seg = P.seg;
+  const bool modul = P.mode == MODUL, modulated = P.mode != PLASTIC;
+  const int64_t n_seg = (TT + seg - 1) / seg;
+  const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t len = std::min(seg, TT);
+    std::vector<T> hs(len * nn), es(modul ? len * nn : 0);
+    std::vector<T> rate(n), rx(n), gx(n), dp(n), dpre(n), z(n), drate(n), carry(n), tmp(n);
+    for (int64_t b = b0; b < b1; ++b) {
+      T* gh = g_h_all + b * nn;
+      T* ge = modul ? g_e_all + b * nn : nullptr;
+      T* dal = d_alpha_all + b * nn;
+      T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
+      T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
+      T* dfc = P.fanout ? d_fan_c_all + b * n : nullptr;
+      T d_eta = 0, d_eta_e = 0, d_mod_b = 0;
+      std::fill(carry.begin(), carry.end(), T(0));
+      for (int64_t s = n_seg - 1; s >= 0; --s) {
+        const int64_t t0 = s * seg, t1 = std::min(TT, t0 + seg);
+        // Recompute the traces entering steps t0 .. t1-1 (after their resets).
+        std::memcpy(hs.data(), h_ck + (s * B + b) * nn, nn * sizeof(T));
+        if (modul) std::memcpy(es.data(), e_ck + (s * B + b) * nn, nn * sizeof(T));
+        for (int64_t t = t0; t + 1 < t1; ++t) {
+          const int64_t i = t - t0;
+          rates(P, modulated ? ms[t * B + b] : T(0), rate.data());
+          T* hn = hs.data() + (i + 1) * nn;
+          T* en = modul ? es.data() + (i + 1) * nn : nullptr;
+          trace_update(P, hs.data() + i * nn, hn, modul ? es.data() + i * nn : nullptr, en,
+                       ps + (t * B + b) * n, xs + (t * B + b) * n, rate.data(), rx.data());
+          if (P.has_keep && P.keep[(t + 1) * B + b] == T(0)) {
+            std::memset(hn, 0, nn * sizeof(T));
+            if (modul) std::memset(en, 0, nn * sizeof(T));
+          }
+        }
+        for (int64_t t = t1 - 1; t >= t0; --t) {
+          const T* h = hs.data() + (t - t0) * nn;
+          const T* e = modul ? es.data() + (t - t0) * nn : nullptr;
+          const T* p = ps + (t * B + b) * n;
+          const T* x = xs + (t * B + b) * n;
+          const T m = modulated ? ms[t * B + b] : T(0);
+          rates(P, m, rate.data());
+          const T* gxt = g_xs + (t * B + b) * n;
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) gx[j] = gxt[j] + carry[j];
+          std::fill(z.begin(), z.end(), T(0));
+          std::fill(drate.begin(), drate.end(), T(0));
+          // Pass 1: gradient through the clip (g_h <- g_r = g_h * mask), the trace and eligibility updates.
+          if (modul) {
+            T sum_ge_e = 0;
+            for (int64_t i = 0; i < n; ++i) {
+              const T* hr = h + i * n;
+              const T* er = e + i * n;
+              T* ghr = gh + i * n;
+              T* ger = ge + i * n;
+              const T pi = p[i];
+              T dpi = 0;
+#pragma omp simd reduction(+ : dpi, sum_ge_e)
+              for (int64_t j = 0; j < n; ++j) {
+                const T raw = hr[j] + rate[j] * er[j];
+                const T gr = (raw >= -c && raw <= c) ? ghr[j] : T(0);
+                ghr[j] = gr;
+                const T g = ger[j];
+                z[j] += pi * g;
+                dpi += g * x[j];
+                sum_ge_e += g * er[j];
+                drate[j] += gr * er[j];
+                ger[j] = de * g + gr * rate[j];
+              }
+              dp[i] = ee * dpi;
+            }
+            T zx = 0;
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+              zx += z[j] * x[j];
+              gx[j] += ee * z[j];
+            }
+            d_eta_e += zx - sum_ge_e;
+          } else {
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) rx[j] = rate[j] * x[j];
+            for (int64_t i = 0; i < n; ++i) {
+              const T* hr = h + i * n;
+              T* ghr = gh + i * n;
+              const T pi = p[i];
+              T dpi = 0;
+#pragma omp simd reduction(+ : dpi)
+              for (int64_t j = 0; j < n; ++j) {
+                const T raw = hr[j] + pi * rx[j];
+                const T gr = (raw >= -c && raw <= c) ? ghr[j] : T(0);
+                ghr[j] = gr;
+                z[j] += pi * gr;
+                dpi += gr * rx[j];
+              }
+              dp[i] = dpi;
+            }
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+              drate[j] = z[j] * x[j];
+              gx[j] += rate[j] * z[j];
+            }
+          }
+          // Through the rate: eta, or the modulator m = tanh(mod_w x + mod_b) (and the fan-out).
+          if (P.mode == PLASTIC) {
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) d_eta += drate[j];
+          } else {
+            T dm = 0;
+            if (P.fanout) {
+#pragma omp simd
+              for (int64_t j = 0; j < n; ++j) {
+                dfa[j] += drate[j] * m;
+                dfc[j] += drate[j];
+                dm += drate[j] * P.fan_a[j];
+              }
+            } else {
+#pragma omp simd
+              for (int64_t j = 0; j < n; ++j) dm += drate[j];
+            }
+            const T dml = dm * (T(1) - m * m);
+            d_mod_b += dml;
+#pragma omp simd
+            for (int64_t j = 0; j < n; ++j) {
+              dmw[j] += dml * x[j];
+              gx[j] += dml * P.mod_w[j];
+            }
+          }
+          T* dpt = d_pre + (t * B + b) * n;
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) dpt[j] = dpre[j] = gx[j] * (T(1) - x[j] * x[j]);
+          // Pass 2: y_j = sum_i p_i (w_ij + A_ij H_ij): into d_p, g_r (now dL/dH(t)) and d_alpha.
+          for (int64_t i = 0; i < n; ++i) {
+            const T* hr = h + i * n;
+            const T* wr = P.w + i * n;
+            const T* ar = P.alpha + i * n;
+            T* ghr = gh + i * n;
+            T* dar = dal + i * n;
+            const T pi = p[i];
+            T acc = 0;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t j = 0; j < n; ++j) {
+              acc += (wr[j] + ar[j] * hr[j]) * dpre[j];
+              const T pd = pi * dpre[j];
+              ghr[j] += pd * ar[j];
+              dar[j] += pd * hr[j];
+            }
+            dp[i] += acc;
+          }
+          // Undo the reset at step t: the state entering step t gets no gradient in reset rows.
+          if (P.has_keep && P.keep[t * B + b] == T(0)) {
+            std::fill(dp.begin(), dp.end(), T(0));
+            std::memset(gh, 0, nn * sizeof(T));
+            if (modul) std::memset(ge, 0, nn * sizeof(T));
+          }
+          std::copy(dp.begin(), dp.end(), carry.begin());
+        }
+      }
+      std::copy(carry.begin(), carry.end(), d_x0 + b * n);
+      d_sc_all[b * 3 + 0] = d_eta;
+      d_sc_all[b * 3 + 1] = d_eta_e;
+      d_sc_all[b * 3 + 2] = d_mod_b;
+    }
+  });
+}
+
+// Returns (d_pre (T, B, N), d_x0 (B, N), d_h0 (B, N, N), d_e0, d_alpha (B, N, N), d_mod_w (B, N), d_fan_a (B, N),
+// d_fan_c (B, N), d_scalars (B, 3)); g_hebb and g_elig (B, N, N) are the incoming gradients of the final traces
+// (zeros when unused) and are consumed (become d_h0 and d_e0).
+std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Tensor xs, at::Tensor ps, at::Tensor ms,
+                                 at::Tensor keep, at::Tensor h_ck, at::Tensor e_ck, at::Tensor g_xs,
+                                 at::Tensor g_hebb, at::Tensor g_elig, at::Tensor w, at::Tensor alpha, double eta,
+                                 double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a, at::Tensor fan_c) {
+  const int64_t B = xs.size(1), n = xs.size(2);
+  auto d_pre = at::empty_like(xs);
+  auto d_x0 = at::empty({B, n}, xs.options());
+  auto d_alpha = at::zeros({B, n, n}, xs.options());
+  auto d_mod_w = at::zeros({mode == PLASTIC ? 0 : B, n}, xs.options());
+  const bool fan = fan_a.numel() > 0;
+  auto d_fan_a = at::zeros({fan ? B : 0, n}, xs.options());
+  auto d_fan_c = at::zeros({fan ? B : 0, n}, xs.options());
+  auto d_sc = at::zeros({B, 3}, xs.options());
+  AT_DISPATCH_FLOATING_TYPES(xs.scalar_type(), "plastic_backward", [&] {
+    auto P = make_params<scalar_t>(mode, clip, seg, xs, keep, w, alpha, eta, eta_e, mod_w, mod_b, fan_a, fan_c);
+    backward_impl<scalar_t>(P, xs.data_ptr<scalar_t>(), ps.data_ptr<scalar_t>(),
+                            mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), h_ck.data_ptr<scalar_t>(),
+                            mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, g_xs.data_ptr<scalar_t>(),
+                            g_hebb.data_ptr<scalar_t>(), mode == MODUL ? g_elig.data_ptr<scalar_t>() : nullptr,
+                            d_pre.data_ptr<scalar_t>(), d_x0.data_ptr<scalar_t>(), d_alpha.data_ptr<scalar_t>(),
+                            mode == PLASTIC ? nullptr : d_mod_w.data_ptr<scalar_t>(),
+                            fan ? d_fan_a.data_ptr<scalar_t>() : nullptr, fan ? d_fan_c.data_ptr<scalar_t>() : nullptr,
+                            d_sc.data_ptr<scalar_t>());
+  });
+  return {d_pre, d_x0, g_hebb, g_elig, d_alpha, d_mod_w, d_fan_a, d_fan_c, d_sc};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &forward, "fused plastic RNN sequence forward (CPU)");
+  m.def("backward", &backward, "fused plastic RNN sequence backward (CPU)");
+}

@@ -1,0 +1,182 @@
+"""The compiled CPU kernel (plastic_agents/cells/native) against the PyTorch path of fused.py and the line-by-line
+reference: outputs, traces and gradients with clipping and resets inside the sequence, float64 gradcheck, the
+single-step path, and the fallback (BACKPROPAMINE_NATIVE=0, failed build).  The first test on a machine
+compiles the kernel (~30 s once; cached under TORCH_EXTENSIONS_DIR or ~/.cache/torch_extensions)."""
+import warnings
+
+import pytest
+import torch
+
+from plastic_agents import CellState, make_cell
+from plastic_agents.cells import fused, native
+
+T, B, I, N = 12, 3, 4, 6
+
+needs_kernel = pytest.mark.skipif(native.load_kernels() is None, reason="the native kernel did not build here")
+
+
+class _Spy:
+    """Counts the calls of an autograd Function's apply."""
+
+    def __init__(self, monkeypatch, cls):
+        self.calls = 0
+        original = cls.apply
+
+        def apply(*args):
+            self.calls += 1
+            return original(*args)
+
+        monkeypatch.setattr(cls, "apply", apply)
+
+
+def _cells(kind, **options):
+    torch.manual_seed(3)
+    fast = make_cell(kind, I, N, **options)
+    with torch.no_grad():
+        for p in fast.parameters():
+            p.uniform_(-0.9, 0.9)
+        if hasattr(fast, "eta"):
+            fast.eta.fill_(0.7)
+        if hasattr(fast, "eta_e"):
+            fast.eta_e.fill_(0.4)
+    ref = make_cell(kind, I, N, implementation="reference", **options)
+    ref.load_state_dict(fast.state_dict())
+    return fast, ref
+
+
+def _run(cell, dtype=torch.float32):
+    g = torch.Generator().manual_seed(5)
+    u = 2 * torch.randn(T, B, I, generator=g, dtype=dtype)
+    starts = torch.zeros(T, B, dtype=torch.bool)
+    starts[4, 0] = starts[7, 2] = starts[8, 2] = True
+    s0 = cell.initial_state(B, dtype=dtype)
+    s0 = CellState(*[None if v is None else (0.5 * torch.rand(v.shape, generator=g, dtype=dtype)).requires_grad_()
+                     for v in s0])
+    xs, fs = cell.forward_sequence(u, s0, starts)
+    loss = (xs * torch.linspace(-1, 1, N, dtype=dtype)).sum() + 0.3 * (fs.hebb ** 2).sum()
+    if fs.elig is not None:
+        loss = loss + 0.2 * (fs.elig ** 2).sum()
+    inputs = list(cell.parameters()) + [v for v in s0 if v is not None]
+    return [xs, fs.hebb] + ([fs.elig] if fs.elig is not None else []) + list(torch.autograd.grad(loss, inputs))
+
+
+@needs_kernel
+@pytest.mark.parametrize("kind,options", [
+    ("plastic", {}), ("modplast", {}), ("modul", {}), ("plastic", {"alpha_mode": "neuron"}),
+    ("modplast", {"alpha_mode": "scalar", "modulator_fanout": True}), ("modul", {"modulator_fanout": True}),
+    ("modul", {"clip": 0.3})])
+def test_native_matches_pytorch_path_and_reference(kind, options, monkeypatch):
+    fast, ref = _cells(kind, **options)
+    fast, ref = fast.double(), ref.double()      # float64: no float32 rounding can flip a clip decision
+    spy_native = _Spy(monkeypatch, fused.NativePlasticSequence)
+    out_native = _run(fast, torch.float64)
+    assert spy_native.calls == 1
+    assert float(out_native[1].detach().abs().max()) == pytest.approx(fast.options["clip"])   # the clip is active
+    monkeypatch.setenv("BACKPROPAMINE_NATIVE", "0")
+    spy_torch = _Spy(monkeypatch, fused.PlasticSequence)
+    out_torch = _run(fast, torch.float64)
+    assert spy_torch.calls == 1 and spy_native.calls == 1
+    out_ref = _run(ref, torch.float64)
+    for a, b, c in zip(out_native, out_torch, out_ref):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+        torch.testing.assert_close(a, c, atol=1e-10, rtol=1e-9)
+
+
+@needs_kernel
+@pytest.mark.parametrize("kind,alpha_mode,fanout", [
+    ("plastic", "connection", False), ("modplast", "neuron", True), ("modul", "connection", False),
+    ("modul", "scalar", True)])
+def test_gradcheck_native_float64(kind, alpha_mode, fanout, monkeypatch):
+    spy = _Spy(monkeypatch, fused.NativePlasticSequence)
+    t, b, n, clip = 5, 2, 4, 0.8
+    g = torch.Generator().manual_seed(11)
+
+    def r(*shape, scale=1.0):
+        return (scale * (2 * torch.rand(*shape, generator=g, dtype=torch.float64) - 1)).requires_grad_()
+
+    keep = torch.ones(t, b, dtype=torch.float64)
+    keep[2, 1] = 0.0
+    alpha = r(*{"connection": (n, n), "neuron": (n,), "scalar": (1,)}[alpha_mode])
+    args = dict(a_seq=r(t, b, n, scale=1.5), x0=r(b, n), hebb0=r(b, n, n, scale=0.9), w=r(n, n), alpha=alpha)
+    if kind == "modul":
+        args["elig0"], args["eta_e"] = r(b, n, n, scale=0.5), torch.full((1,), 0.3, dtype=torch.float64,
+                                                                           requires_grad=True)
+    if kind == "plastic":
+        args["eta"] = torch.full((1,), 0.2, dtype=torch.float64, requires_grad=True)
+    else:
+        args["mod_w"], args["mod_b"] = r(1, n), r(1)
+        if fanout:
+            args["fan_a"], args["fan_c"] = r(n), r(n, scale=0.3)
+    names = list(args)
+
+    def f(*tensors):
+        kw = dict(zip(names, tensors))
+        kw.setdefault("elig0", None)
+        xs, _m, h, e = fused.plastic_sequence(kind, clip, alpha_mode, keep=keep, segment=2, **kw)
+        return (xs, h) if e is None else (xs, h, e)
+
+    with torch.no_grad():
+        h_final = f(*args.values())[1]
+    assert float(h_final.abs().max()) == pytest.approx(clip)            # some traces are clipped
+    assert torch.autograd.gradcheck(f, tuple(args.values()), atol=1e-6, rtol=1e-5)
+    assert spy.calls > 0
+
+
+@needs_kernel
+@pytest.mark.parametrize("kind", ["modplast", "modul"])
+def test_single_step_no_grad_leaves_input_state_and_matches_pytorch(kind, monkeypatch):
+    fast, _ref = _cells(kind)
+    s = fast.initial_state(B)
+    s = CellState(*[None if v is None else 0.5 * torch.rand(v.shape) for v in s])
+    before = [None if v is None else v.clone() for v in s]
+    u = torch.randn(B, I)
+    with torch.no_grad():
+        x_n, s_n = fast(u, s)
+        monkeypatch.setenv("BACKPROPAMINE_NATIVE", "0")
+        x_t, s_t = fast(u, s)
+    for v, v0 in zip(s, before):
+        if v is not None:
+            assert torch.equal(v, v0)
+    torch.testing.assert_close(x_n, x_t)
+    for a, b in zip(s_n, s_t):
+        if a is not None:
+            torch.testing.assert_close(a, b)
+            assert a.data_ptr() not in (s.hebb.data_ptr(), s.x.data_ptr())
+
+
+def test_env_switch_forces_pytorch_path(monkeypatch):
+    monkeypatch.setenv("BACKPROPAMINE_NATIVE", "0")
+    assert native.load_kernels() is None
+    spy = _Spy(monkeypatch, fused.PlasticSequence)
+    fast, _ = _cells("modplast")
+    fast.forward_sequence(torch.randn(T, B, I), fast.initial_state(B))
+    assert spy.calls == 1
+
+
+def test_failed_build_warns_once_and_falls_back(monkeypatch):
+    import torch.utils.cpp_extension as cpp
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(cpp, "load", broken)
+    monkeypatch.setattr(native, "_STATE", {"module": None, "tried": False})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert native.load_kernels() is None
+        assert native.load_kernels() is None
+    assert len([w for w in caught if "native plastic kernel" in str(w.message)]) == 1
+    spy = _Spy(monkeypatch, fused.PlasticSequence)
+    fast, ref = _cells("modul")
+    u = torch.randn(T, B, I)
+    xs, _ = fast.forward_sequence(u, fast.initial_state(B))
+    xr, _ = ref.forward_sequence(u, ref.initial_state(B))
+    assert spy.calls == 1
+    torch.testing.assert_close(xs, xr, atol=1e-5, rtol=1e-4)
+
+
+def test_supports_only_cpu_floating_tensors_of_one_dtype():
+    a32, a64 = torch.zeros(2), torch.zeros(2, dtype=torch.float64)
+    assert native.supports([a32, None, a32]) and native.supports([a64])
+    assert not native.supports([a32, a64])
+    assert not native.supports([torch.zeros(2, dtype=torch.float16)])
