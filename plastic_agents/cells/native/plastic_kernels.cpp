@@ -111,8 +111,8 @@ Params<T> make_params(int64_t mode, double clip, int64_t seg, const at::Tensor& 
 template <typename T>
 void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, const T* e0, T* xs, T* ps, T* ms,
                   T* h_out, T* e_out, T* h_ck, T* e_ck, bool save) {
-  const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len;
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len;
     std::vector<T> pre(n), p(n), rate(n), rx(n);
     for (int64_t b = b0; b < b1; ++b) {
       T* H = h_out + b * nn;
@@ -205,11 +205,12 @@ template <typename T>
 void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
                    const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
                    T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
-  const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len, seg = P.seg;
-  const bool modul = P.mode == MODUL, modulated = P.mode != PLASTIC;
-  const int64_t n_seg = (TT + seg - 1) / seg;
-  const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len, seg = P.seg;
+    const bool modul = P.mode == MODUL, modulated = P.mode != PLASTIC;
+    const int64_t n_seg = (TT + seg - 1) / seg;
+    // Locals, not captured references: the compiler keeps them in registers and vectorizes the row loops.
+    const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
     const int64_t len = std::min(seg, TT);
     std::vector<T> hs(len * nn), es(modul ? len * nn : 0);
     std::vector<T> rate(n), rx(n), gx(n), dp(n), dpre(n), z(n), drate(n), carry(n), tmp(n);
@@ -264,7 +265,7 @@ void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
 #pragma omp simd reduction(+ : dpi, sum_ge_e)
               for (int64_t j = 0; j < n; ++j) {
                 const T raw = hr[j] + rate[j] * er[j];
-                const T gr = (raw >= -c && raw <= c) ? ghr[j] : T(0);
+                const T gr = std::abs(raw) <= c ? ghr[j] : T(0);
                 ghr[j] = gr;
                 const T g = ger[j];
                 z[j] += pi * g;
@@ -293,7 +294,7 @@ void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
 #pragma omp simd reduction(+ : dpi)
               for (int64_t j = 0; j < n; ++j) {
                 const T raw = hr[j] + pi * rx[j];
-                const T gr = (raw >= -c && raw <= c) ? ghr[j] : T(0);
+                const T gr = std::abs(raw) <= c ? ghr[j] : T(0);
                 ghr[j] = gr;
                 z[j] += pi * gr;
                 dpi += gr * rx[j];
