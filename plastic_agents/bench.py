@@ -8,7 +8,7 @@ warm-up pass (the minimum, because on a shared machine other processes only ever
 allocates (saved activations, traces, backward buffers).  Denormal floats are flushed to zero in both.
 The fast plastic kinds run on the compiled CPU kernel (cells/native) unless BACKPROPAMINE_NATIVE=0; it is built
 and loaded before the clock and the memory baseline start, so the one-off compile is neither timed nor counted
-(column `nat`: whether the fast measurement ran with the kernel loaded).  Synapse-steps per second = B * N * N * T / time.
+(column `nat`: whether the fast measurement of a plastic RNN kind ran on the kernel).  Synapse-steps per second = B * N * N * T / time.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int,
     cell = make_cell(kind, inputs, hidden, implementation=implementation)
     u = torch.randn(steps, batch, inputs)
     native = False
-    if implementation == "fast":
+    if implementation == "fast" and kind in ("plastic", "modplast", "modul"):
         from .cells.native import load_kernels
         native = load_kernels() is not None
 
