@@ -67,8 +67,9 @@ PRESETS: dict[str, tuple[str, dict]] = {
         },
     ),
     "demo": (
-        "A few minutes on BackpropamineMaze-v0 with the maze-fast settings, for the README's demo.",
-        {**PAPER_MAZE, "iterations": 300, "lr": 1e-3, "normalize_advantage": True, "checkpoint_every": 50},
+        "A minute or two on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
+        {**PAPER_MAZE, "hidden_size": 48, "iterations": 400, "lr": 1e-3, "normalize_advantage": True,
+         "checkpoint_every": 50},
     ),
 }
 

@@ -36,6 +36,7 @@ def save_checkpoint(run_dir: Path, payload: dict) -> None:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, run_dir / CHECKPOINT_FILE)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
