@@ -117,7 +117,7 @@ def collect_episodes(
         keep_graph: build the autograd graph while acting and return `logits` and `values` with it.
         deterministic: take the most probable action instead of sampling.
     """
-    obs_size, _ = check_vector_env(env)
+    check_vector_env(env)
     device = next(policy.parameters()).device
     num_envs = env.num_envs
     obs_np, _ = env.reset(seed=seed)

@@ -19,6 +19,7 @@ import torch
 import plastic_envs  # noqa: F401  (registers the Backpropamine envs)
 from plastic_agents import ActorCritic, match_hidden_size
 from plastic_agents.a2c import A2C, NonFiniteLossError
+from plastic_agents.cells.options import resolve_options
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
 from train.config import ConfigError, TrainConfig
 from train.run_dir import (
@@ -30,7 +31,6 @@ METRIC_COLUMNS = [
     "loss", "policy_loss", "value_loss", "prob_sq", "entropy", "grad_norm", "lr",
     "trace_abs_mean", "trace_at_clip", "modulator_mean", "modulator_std",
 ]
-KINDS_WITH_ETA = ("plastic", "modul", "plastic_lstm")
 
 
 class TrainingStopped(RuntimeError):
@@ -52,10 +52,18 @@ def make_vector_env(env_id: str, num_envs: int, env_kwargs: Optional[dict] = Non
         raise ConfigError(f"bad keyword or value for environment {env_id!r}: {err}") from None
 
 
+def default_cell_options(kind: str) -> dict:
+    """The options a cell kind accepts, with their defaults (ConfigError for an unknown kind)."""
+    try:
+        return resolve_options(kind, {})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def cell_options(config: TrainConfig) -> dict:
     """The cell's keyword options: `cell_options` plus `eta_init` for the kinds that have a plasticity rate."""
     options = dict(config.cell_options)
-    if config.eta_init is not None and config.cell in KINDS_WITH_ETA:
+    if config.eta_init is not None and "eta_init" in default_cell_options(config.cell):
         options.setdefault("eta_init", config.eta_init)
     return options
 
