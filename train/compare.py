@@ -152,7 +152,8 @@ def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: Optional[s
     lines = [
         f"# {title or env_id}",
         "",
-        "Final reward: mean of the last 10% of logged points per seed; median [first quartile, third quartile] over seeds.",
+        "Final reward: mean of the last 10% of logged points per seed; "
+        "median [first quartile, third quartile] over seeds.",
         "",
         "| cell | seeds | final reward | episodes | wall-clock s per run |",
         "|---|---|---|---|---|",

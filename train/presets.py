@@ -40,11 +40,13 @@ PAPER_CUE = {
 
 PRESETS: dict[str, tuple[str, dict]] = {
     "maze-paper": (
-        "The paper's maze run: modplast N=100, B=30, Adam lr 1e-4 eps 1e-4, clip 4, c=0.03, gamma 0.9, 200k iterations.",
+        "The paper's maze run: modplast N=100, B=30, Adam lr 1e-4 eps 1e-4, clip 4, c=0.03, gamma 0.9, "
+        "200k iterations.",
         PAPER_MAZE,
     ),
     "cue-paper": (
-        "The paper's cue-reward run: modul N=200, B=30, Adam lr 1e-4 eps 1e-6, clip 2, c=0.1, gamma 0.9, 200k iterations.",
+        "The paper's cue-reward run: modul N=200, B=30, Adam lr 1e-4 eps 1e-6, clip 2, c=0.1, gamma 0.9, "
+        "200k iterations.",
         PAPER_CUE,
     ),
     "maze-fast": (
