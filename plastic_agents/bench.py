@@ -5,7 +5,8 @@
 Each measurement runs in its own subprocess: time is the minimum of `repeats` forward+backward passes (loss =
 sum of x_seq) after one warm-up pass (the minimum, because on a shared machine other processes only ever add
 time); peak memory is the growth of the process's maximum resident set size (getrusage ru_maxrss) over its
-resident size just before the first pass, so it counts every tensor the pass allocates (saved activations, traces, backward buffers).  Denormal floats are flushed to zero in both.
+resident size just before the first pass, so it counts every tensor the pass allocates (saved activations,
+traces, backward buffers).  Denormal floats are flushed to zero in both.
 The fast plastic kinds run on the compiled CPU kernel (cells/native) unless BACKPROPAMINE_NATIVE=0; it is built
 and loaded before the clock and the memory baseline start, so the one-off compile is neither timed nor counted
 (column `nat`: whether the fast measurement of a plastic RNN kind ran on the kernel).
