@@ -139,6 +139,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.iteration = 0
         self.episodes = 0
+        self.train_seconds = 0.0
         self.window: list[dict] = []
 
         if checkpoint is None:
@@ -162,6 +163,7 @@ class Trainer:
             "optimizer": self.algo.optimizer.state_dict(),
             "iteration": self.iteration,
             "episodes": self.episodes,
+            "train_seconds": self.train_seconds,
             "generator": self.generator.get_state(),
             "window": list(self.window),
             "config": self.config.to_dict(),
@@ -190,6 +192,7 @@ class Trainer:
         self.generator.set_state(checkpoint["generator"])
         self.iteration = int(checkpoint["iteration"])
         self.episodes = int(checkpoint.get("episodes", 0))
+        self.train_seconds = float(checkpoint.get("train_seconds", 0.0))
         self.window = list(checkpoint.get("window", []))
 
     # -- metrics -----------------------------------------------------------------------------------------------
@@ -239,7 +242,7 @@ class Trainer:
         mean_sq = sum(s["reward_sq"] for s in self.window) / len(self.window)
         row["reward_std"] = math.sqrt(max(0.0, mean_sq - row["reward_mean"] ** 2))
         row.update({k: v for k, v in self.window[-1].items() if k.startswith(("trace_", "modulator_"))})
-        row.update(iteration=self.iteration, episodes=self.episodes, wall_time=round(elapsed, 3),
+        row.update(iteration=self.iteration, episodes=self.episodes, wall_time=round(self.train_seconds, 3),
                    episodes_per_s=round(episodes_done / max(elapsed, 1e-9), 2))
         return row
 
@@ -258,6 +261,7 @@ class Trainer:
         last_row: dict = {}
         try:
             while self.iteration < cfg.iterations:
+                iteration_start = time.perf_counter()
                 try:
                     stats = self.train_iteration()
                 except NonFiniteLossError as err:
@@ -267,6 +271,7 @@ class Trainer:
                     ) from None
                 self.iteration += 1
                 self.episodes += cfg.batch_size
+                self.train_seconds += time.perf_counter() - iteration_start
                 self.window.append(stats)
                 if self.iteration % cfg.log_every == 0:
                     elapsed = time.perf_counter() - start
