@@ -3,27 +3,16 @@ episode resets inside the sequence, and every option."""
 import pytest
 import torch
 
+from cell_cases import fast_and_reference
 from plastic_agents import CELL_KINDS, CellState, make_cell
 
 T, B, I, N = 14, 3, 5, 7
 
 
 def _pair(kind, **options):
-    torch.manual_seed(0)
     if kind.endswith("_lstm") and "clip" not in options:
         options["clip"] = 0.5          # the LSTM traces grow slowly: a tighter clip makes it act within T steps
-    fast = make_cell(kind, I, N, **options)
-    with torch.no_grad():
-        # Large parameters so that the traces hit the clip within a few steps.
-        for p in fast.parameters():
-            p.uniform_(-0.8, 0.8)
-        if hasattr(fast, "eta"):
-            fast.eta.fill_(0.7)
-        if hasattr(fast, "eta_e"):
-            fast.eta_e.fill_(0.4)
-    ref = make_cell(kind, I, N, implementation="reference", **options)
-    ref.load_state_dict(fast.state_dict())
-    return fast, ref
+    return fast_and_reference(kind, I, N, seed=0, scale=0.8, **options)
 
 
 def _inputs(cell, dtype=torch.float32):

@@ -7,7 +7,8 @@ import warnings
 import pytest
 import torch
 
-from plastic_agents import CellState, make_cell
+from cell_cases import fast_and_reference
+from plastic_agents import CellState
 from plastic_agents.cells import fused, native
 
 T, B, I, N = 12, 3, 4, 6
@@ -30,18 +31,7 @@ class _Spy:
 
 
 def _cells(kind, **options):
-    torch.manual_seed(3)
-    fast = make_cell(kind, I, N, **options)
-    with torch.no_grad():
-        for p in fast.parameters():
-            p.uniform_(-0.9, 0.9)
-        if hasattr(fast, "eta"):
-            fast.eta.fill_(0.7)
-        if hasattr(fast, "eta_e"):
-            fast.eta_e.fill_(0.4)
-    ref = make_cell(kind, I, N, implementation="reference", **options)
-    ref.load_state_dict(fast.state_dict())
-    return fast, ref
+    return fast_and_reference(kind, I, N, seed=3, scale=0.9, **options)
 
 
 def _run(cell, dtype=torch.float32):
