@@ -32,6 +32,7 @@ class PlasticLSTMCell(CellBase):
         clip = self.options["clip"]
         connection = self.options["alpha_mode"] == "connection"
         a_seq = self.i2h(u_seq)                                   # (T, B, 4N)
+        a_steps = a_seq.unbind(0)                                 # per-step views, one backward
         h, c, hebb, elig = state.x, state.c, state.hebb, state.elig
         w_rec = torch.cat([self.h2h.weight.t(), self.w], dim=1)   # (N, 4N): gate and cell-input weights
         hs = []
@@ -42,7 +43,7 @@ class PlasticLSTMCell(CellBase):
                 hebb = hebb * k.view(-1, 1, 1)
                 elig = None if elig is None else elig * k.view(-1, 1, 1)
             h_prev = h
-            pre = torch.addmm(a_seq[t], h_prev, w_rec)
+            pre = torch.addmm(a_steps[t], h_prev, w_rec)
             if connection:
                 plastic = torch.bmm(h_prev.unsqueeze(1), self.alpha * hebb).squeeze(1)
             else:
