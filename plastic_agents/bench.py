@@ -102,7 +102,8 @@ def run_benchmark(kinds=("rnn", "lstm", "plastic", "modplast", "modul", "plastic
     return results
 
 
-def _print_table(results: dict) -> None:
+def print_report(results: dict) -> None:
+    """Print `run_benchmark`'s results as one table per size."""
     for size, table in results.items():
         c = table["config"]
         print(f"\n{size}: B={c['batch']} N={c['hidden']} T={c['steps']} inputs={c['inputs']} (forward+backward)")
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        _print_table(results)
+        print_report(results)
     return 0
 
 

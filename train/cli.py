@@ -219,10 +219,10 @@ def _print_bench(results: dict) -> None:
         print("Environment steps per second:")
         print(format_report(results["env"]))
     if "cells" in results:
-        from plastic_agents.bench import _print_table
+        from plastic_agents.bench import print_report
 
         print("\nCells, forward+backward over one batch of episodes (reference = naive B x N x N autograd):")
-        _print_table(results["cells"])
+        print_report(results["cells"])
     if "training" in results:
         t = results["training"]
         print(f"\nEnd-to-end training ({t['preset']}, {t['iterations']} iterations each):")
