@@ -58,7 +58,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
         {**PAPER_CUE, "iterations": 5_000, "lr": 1e-3, "normalize_advantage": True},
     ),
     "cue-easy-fast": (
-        "The easy cue task (four fixed one-hot cues), modul N=50, lr 3e-3, normalised advantages: learns in minutes.",
+        "The easy cue task (four fixed one-hot cues), modul N=50, lr 3e-3, normalised advantages, 300 iterations "
+        "(a quick setting for trying things; it has not learned the task in our runs, see docs/RESULTS.md).",
         {
             **PAPER_CUE,
             "env_id": "BackpropamineCueReward-Easy-v0",
