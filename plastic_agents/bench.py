@@ -1,6 +1,7 @@
 """Benchmark of the cells: reference (naive) against fast, forward + backward over a whole episode.
 
     python -m plastic_agents.bench [--json] [--kinds modplast modul ...] [--repeats 5] [--sizes maze cue]
+                                   [--device cpu|cuda]
 
 Each measurement runs in its own subprocess: time is the minimum of `repeats` forward+backward passes (loss =
 sum of x_seq) after one warm-up pass (the minimum, because on a shared machine other processes only ever add
@@ -11,6 +12,8 @@ The fast plastic kinds run on the compiled CPU kernel (cells/native) unless BACK
 and loaded before the clock and the memory baseline start, so the one-off compile is neither timed nor counted
 (column `nat`: whether the fast measurement of a plastic RNN kind ran on the kernel).
 Synapse-steps per second = B * N * N * T / time.
+On a GPU (--device cuda) each pass ends with a synchronisation before the clock stops, and peak memory is the
+GPU's (torch.cuda.max_memory_allocated over the memory allocated before the first pass).
 """
 from __future__ import annotations
 
@@ -32,8 +35,9 @@ def _rss_bytes() -> int:
 
 
 def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int, inputs: int,
-            repeats: int = 3, seed: int = 0) -> dict:
-    """Time and peak-memory growth of forward+backward of one cell in this process (call in a fresh one)."""
+            repeats: int = 3, seed: int = 0, device: str = "cpu") -> dict:
+    """Time and peak-memory growth of forward+backward of one cell on `device` in this process (call in a fresh
+    one)."""
     import torch
 
     from .cells import make_cell
@@ -42,20 +46,29 @@ def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int,
     # fall into denormal floats, whose CPU arithmetic is ~100x slower and makes timings erratic.
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
-    cell = make_cell(kind, inputs, hidden, implementation=implementation)
-    u = torch.randn(steps, batch, inputs)
+    cell = make_cell(kind, inputs, hidden, implementation=implementation).to(device)
+    u = torch.randn(steps, batch, inputs, device=device)
+    gpu = u.device.type == "cuda"
     native = False
-    if implementation == "fast" and kind in ("plastic", "modplast", "modul"):
+    if implementation == "fast" and kind in ("plastic", "modplast", "modul") and not gpu:
         from .cells.native import load_kernels
         native = load_kernels() is not None
 
     def one_pass():
         x_seq, _ = cell.forward_sequence(u, cell.initial_state(batch))
         x_seq.sum().backward()
+        if gpu:
+            torch.cuda.synchronize()
 
-    before = _rss_bytes()
-    one_pass()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    if gpu:
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        one_pass()
+        peak = torch.cuda.max_memory_allocated() - before
+    else:
+        before = _rss_bytes()
+        one_pass()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -65,8 +78,8 @@ def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int,
             "native": native}
 
 
-def _measure_in_subprocess(kind, implementation, size, repeats) -> dict:
-    spec = dict(SIZES[size], kind=kind, implementation=implementation, repeats=repeats)
+def _measure_in_subprocess(kind, implementation, size, repeats, device) -> dict:
+    spec = dict(SIZES[size], kind=kind, implementation=implementation, repeats=repeats, device=device)
     code = ("import json,sys; from plastic_agents.bench import measure; "
             "print(json.dumps(measure(**json.loads(sys.argv[1]))))")
     out = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=True, capture_output=True, text=True)
@@ -74,9 +87,10 @@ def _measure_in_subprocess(kind, implementation, size, repeats) -> dict:
 
 
 def run_benchmark(kinds=("rnn", "lstm", "plastic", "modplast", "modul", "plastic_lstm", "modplast_lstm",
-                         "modul_lstm"), sizes=("maze", "cue"), repeats: int = 5) -> dict:
+                         "modul_lstm"), sizes=("maze", "cue"), repeats: int = 5, device: str = "cpu") -> dict:
     """{size: {kind: {reference: {time_s, peak_mem_bytes}, fast: {...}, speedup, memory_ratio,
-    synapse_steps_per_s: {reference, fast}}}} for the requested kinds and sizes."""
+    synapse_steps_per_s: {reference, fast}}}} for the requested kinds and sizes, both implementations on
+    `device`."""
     from .cells import CELL_KINDS
 
     for kind in kinds:
@@ -89,10 +103,10 @@ def run_benchmark(kinds=("rnn", "lstm", "plastic", "modplast", "modul", "plastic
     for size in sizes:
         s = SIZES[size]
         synapse_steps = s["batch"] * s["hidden"] ** 2 * s["steps"]
-        results[size] = {"config": dict(s)}
+        results[size] = {"config": dict(s, device=device)}
         for kind in kinds:
-            ref = _measure_in_subprocess(kind, "reference", size, repeats)
-            fast = _measure_in_subprocess(kind, "fast", size, repeats)
+            ref = _measure_in_subprocess(kind, "reference", size, repeats, device)
+            fast = _measure_in_subprocess(kind, "fast", size, repeats, device)
             results[size][kind] = {
                 "reference": ref, "fast": fast,
                 "speedup": ref["time_s"] / fast["time_s"],
@@ -106,7 +120,8 @@ def print_report(results: dict) -> None:
     """Print `run_benchmark`'s results as one table per size."""
     for size, table in results.items():
         c = table["config"]
-        print(f"\n{size}: B={c['batch']} N={c['hidden']} T={c['steps']} inputs={c['inputs']} (forward+backward)")
+        print(f"\n{size}: B={c['batch']} N={c['hidden']} T={c['steps']} inputs={c['inputs']} on "
+              f"{c.get('device', 'cpu')} (forward+backward)")
         print(f"{'kind':14s} {'ref s':>8s} {'fast s':>8s} {'speedup':>8s} {'ref syn/s':>10s} {'fast syn/s':>10s} "
               f"{'ref MiB':>8s} {'fast MiB':>8s} {'nat':>4s}")
         for kind, r in table.items():
@@ -125,8 +140,9 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", nargs="+", default=["maze", "cue"], help="maze and/or cue")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed passes per measurement (the minimum is reported)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:K]")
     args = parser.parse_args(argv)
-    kwargs = dict(sizes=tuple(args.sizes), repeats=args.repeats)
+    kwargs = dict(sizes=tuple(args.sizes), repeats=args.repeats, device=args.device)
     if args.kinds:
         kwargs["kinds"] = tuple(args.kinds)
     try:

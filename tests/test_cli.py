@@ -136,7 +136,8 @@ def test_bench_training_json(capsys, monkeypatch):
 
     original = bench.run_training_benchmark
     monkeypatch.setattr(bench, "run_training_benchmark",
-                        lambda iterations: original(iterations=1, overrides={"batch_size": 2, "hidden_size": 8}))
+                        lambda iterations, overrides: original(iterations=1, overrides={
+                            **overrides, "batch_size": 2, "hidden_size": 8}))
     assert main(["bench", "--only", "training", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["training"]
     assert result["fast"]["episodes_per_s"] > 0 and result["naive"]["episodes_per_s"] > 0
@@ -155,6 +156,8 @@ def test_bench_training_json(capsys, monkeypatch):
     (["evaluate", "no/such/run"], "no/such/run"),
     (["render", "no/such/run"], "no/such/run"),
     (["bench", "--only", "gpu"], "gpu"),
+    (["train", "--device", "tpu"], "device"),
+    (["train", "--device", "cuda:7"], "cuda:7"),
 ])
 def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

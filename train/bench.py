@@ -10,6 +10,8 @@ from __future__ import annotations
 import tempfile
 import time
 
+import torch
+
 from train.config import build_config
 
 
@@ -28,6 +30,8 @@ def time_training(preset: str, implementation: str, iterations: int, overrides: 
         for _ in range(iterations):
             trainer.train_iteration()
             trainer.iteration += 1
+        if config.device.startswith("cuda"):
+            torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
         trainer.env.close()
     return {

@@ -23,7 +23,7 @@ from typing import Optional
 
 import yaml
 
-from train.config import ConfigError, build_config, read_config_file
+from train.config import ConfigError, build_config, check_device, read_config_file
 from train.run_dir import RunDirError
 
 # (flag, setting, type, help) of every TrainConfig / A2CConfig value settable from the command line.
@@ -139,7 +139,7 @@ def cmd_evaluate(args) -> int:
     from train.evaluate import evaluate_run
 
     result = evaluate_run(args.run, episodes=args.episodes, batch_size=args.batch_size, env_id=args.env,
-                          seed=args.seed, deterministic=args.deterministic)
+                          seed=args.seed, deterministic=args.deterministic, device=args.device)
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
     else:
@@ -190,6 +190,7 @@ def cmd_bench(args) -> int:
     unknown = set(parts) - {"env", "cells", "training"}
     if unknown:
         raise CLIError(f"--only: unknown part(s) {sorted(unknown)}; choose from env, cells, training")
+    check_device(args.device)
     results = {}
     if "env" in parts:
         from plastic_envs.bench import run_benchmark as env_benchmark
@@ -199,12 +200,13 @@ def cmd_bench(args) -> int:
     if "cells" in parts:
         from plastic_agents.bench import run_benchmark as cell_benchmark
 
-        results["cells"] = (cell_benchmark(kinds=("rnn", "modplast", "modul"), repeats=1)
-                            if args.quick else cell_benchmark())
+        results["cells"] = (cell_benchmark(kinds=("rnn", "modplast", "modul"), repeats=1, device=args.device)
+                            if args.quick else cell_benchmark(device=args.device))
     if "training" in parts:
         from train.bench import run_training_benchmark
 
-        results["training"] = run_training_benchmark(iterations=2 if args.quick else 5)
+        results["training"] = run_training_benchmark(iterations=2 if args.quick else 5,
+                                                     overrides={"device": args.device})
     if args.json:
         print(json.dumps(results, indent=1, default=str))
     else:
@@ -279,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", help="evaluate on another env with the same spaces")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true", help="greedy actions")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:K] (the policy's device)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 
@@ -308,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="environment, cell and end-to-end training benchmarks")
     p.add_argument("--only", default="env,cells,training", help="comma-separated parts: env, cells, training")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a rough figure in seconds)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:K] for the cell and training parts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

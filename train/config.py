@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import torch
 import yaml
 
 from plastic_agents.a2c import A2CConfig
@@ -21,6 +23,19 @@ from plastic_agents.a2c import A2CConfig
 
 class ConfigError(ValueError):
     """A configuration value, file or preset is invalid; the message says which and why."""
+
+
+def check_device(device: str) -> str:
+    """`device` if this machine has it ('cpu', 'cuda' or 'cuda:K'); a ConfigError naming the problem otherwise."""
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise ConfigError(f"device must be 'cpu' or 'cuda[:K]', got {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for, but CUDA is not available on this machine")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 @dataclass
@@ -82,7 +97,7 @@ class TrainConfig:
             raise ConfigError(f"threads must be a non-negative integer, got {self.threads!r}")
         if self.implementation not in ("fast", "reference"):
             raise ConfigError(f"implementation must be 'fast' or 'reference', got {self.implementation!r}")
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ConfigError(f"device must be 'cpu' or 'cuda[:K]', got {self.device!r}")
         for name in ("env_kwargs", "cell_options"):
             if not isinstance(getattr(self, name), dict):

@@ -21,7 +21,7 @@ from plastic_agents import ActorCritic, match_hidden_size
 from plastic_agents.a2c import A2C, NonFiniteLossError
 from plastic_agents.cells.options import resolve_options
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
-from train.config import ConfigError, TrainConfig
+from train.config import ConfigError, TrainConfig, check_device
 from train.run_dir import (
     CONFIG_FILE, METRICS_FILE, TENSORBOARD_DIR, RunDirError, load_checkpoint, load_run_config, save_checkpoint,
 )
@@ -120,8 +120,7 @@ class Trainer:
             self.config = config
             checkpoint = None
         cfg = self.config
-        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device {cfg.device!r} asked for, but CUDA is not available on this machine")
+        check_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
 
@@ -307,7 +306,8 @@ class Trainer:
 
 
 def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[ActorCritic, TrainConfig, dict]:
-    """The trained policy of a run folder (from its latest checkpoint), its config and the checkpoint."""
+    """The trained policy of a run folder (from its latest checkpoint) on `device`, its config and the checkpoint."""
+    check_device(device)
     config = load_run_config(Path(run_dir))
     checkpoint = load_checkpoint(Path(run_dir))
     options = cell_options(config)
