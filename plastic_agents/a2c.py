@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -88,12 +89,16 @@ def discounted_returns(
 
     rewards, valid: (T, B); bootstrap: (B,). Returns (T, B), zero on invalid steps.
     """
-    returns = torch.zeros_like(rewards)
-    running = bootstrap.to(rewards.dtype)
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        running = torch.where(valid[t], rewards[t] + gamma * running, bootstrap.to(rewards.dtype))
+    # The scan runs in NumPy: T steps of three tiny ops, where torch's per-op overhead would dominate.
+    r = rewards.detach().cpu().numpy()
+    v = valid.cpu().numpy()
+    seed = bootstrap.detach().cpu().numpy().astype(r.dtype)
+    returns = np.empty_like(r)
+    running = seed
+    for t in range(r.shape[0] - 1, -1, -1):
+        running = np.where(v[t], r[t] + r.dtype.type(gamma) * running, seed)
         returns[t] = running
-    return returns * valid
+    return torch.as_tensor(returns * v, device=rewards.device)
 
 
 def gae_advantages(
@@ -211,11 +216,14 @@ class A2C:
         return self.config.lr
 
     def update(self, batch, iteration: int) -> dict[str, float]:
-        """One update from an `EpisodeBatch`. Recomputes the sequence with gradients unless the batch kept its graph.
+        """One update from an `EpisodeBatch`: replays its recording, or recomputes the sequence with gradients, unless
+        the batch kept its graph.
 
         Raises NonFiniteLossError (parameters untouched) when the loss or the gradient norm is not finite.
         """
-        if batch.logits is None:
+        if batch.logits is None and batch.recording is not None:
+            logits, values, _ = self.policy.replay(batch.obs, batch.recording)
+        elif batch.logits is None:
             state = self.policy.initial_state(batch.obs.shape[1], device=batch.obs.device)
             logits, values, _, _ = self.policy.forward_sequence(batch.obs, state)
         else:

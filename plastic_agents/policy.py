@@ -9,6 +9,7 @@ from torch import nn
 
 from .cells import CellState, make_cell
 from .cells.options import check_size
+from .cells.recording import replay
 
 
 class ActorCritic(nn.Module):
@@ -46,6 +47,12 @@ class ActorCritic(nn.Module):
         """
         x_seq, final = self.cell.forward_sequence(obs_seq, state, episode_starts)
         return self.policy_head(x_seq), self.value_head(x_seq).squeeze(-1), x_seq, final
+
+    def replay(self, obs_seq: torch.Tensor, recording):
+        """The recorded rollout (cells/recording.py) made differentiable: obs_seq (T, B, obs_size) -> logits
+        (T, B, A), values (T, B), x_seq (T, B, N), without recomputing the trunk's forward pass."""
+        x_seq = replay(self.cell, obs_seq, recording)
+        return self.policy_head(x_seq), self.value_head(x_seq).squeeze(-1), x_seq
 
     def predict(self, observation, state: Optional[CellState] = None, episode_start=None,
                 deterministic: bool = False) -> Tuple[np.ndarray, CellState]:

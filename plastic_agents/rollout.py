@@ -4,10 +4,11 @@
 `gym.make_vec("CartPole-v1", n)`, a `SyncVectorEnv`, ...), runs one episode in every sub-env, carries the
 recurrent state and plastic traces across steps, and returns the batch as tensors laid out time-major.
 
-Acting normally runs under `torch.no_grad()`: the fast cells recompute the whole sequence with gradients in
-`ActorCritic.forward_sequence` when the loss is formed, so no autograd graph is built step by step. With
-`keep_graph=True` the graph is built while acting instead (the naive way, kept for benchmarks and for cells that
-have no sequence kernel).
+Acting normally runs under `torch.no_grad()`, so no autograd graph is built step by step. The plastic RNN cells
+on the CPU kernel record the rollout as they act (cells/recording.py: traces updated in place, checkpoints kept)
+and the update replays it, running only the fused backward; the other cells recompute the whole sequence with
+gradients in `ActorCritic.forward_sequence` when the loss is formed. With `keep_graph=True` the graph is built
+while acting instead (the naive way, kept for benchmarks and for cells that have no sequence kernel).
 
 Every autoreset mode of Gymnasium 1.x is handled: once a sub-env's episode has ended, its later steps are marked
 invalid (`valid[t, b] = False`) and ignored by the loss, whatever the env does with them.
@@ -23,7 +24,11 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
+from plastic_agents.cells.recording import Recording, start_recording
 from plastic_agents.policy import ActorCritic
+
+#: Steps a recording is first sized for (it grows when an episode runs longer).
+RECORDING_STEPS = 256
 
 
 @dataclass
@@ -42,6 +47,8 @@ class EpisodeBatch:
         final_state: the cell state after the last step (traces for statistics).
         logits: (T, B, A) with autograd graph when collected with `keep_graph=True`, else None.
         values: (T, B) with autograd graph when collected with `keep_graph=True`, else None.
+        recording: the cell's Recording of the rollout when it made one (see cells/recording.py), else None;
+            `ActorCritic.replay` turns it into the differentiable sequence without recomputing the forward.
     """
 
     obs: torch.Tensor
@@ -54,6 +61,7 @@ class EpisodeBatch:
     final_state: object
     logits: Optional[torch.Tensor] = None
     values: Optional[torch.Tensor] = None
+    recording: Optional[Recording] = None
 
     @property
     def episode_returns(self) -> torch.Tensor:
@@ -64,6 +72,16 @@ class EpisodeBatch:
     def episode_lengths(self) -> torch.Tensor:
         """(B,) number of steps of each episode."""
         return self.valid.sum(0)
+
+
+def sample_actions(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One action per row of logits (B, A) drawn from softmax(logits) by inverse transform: a uniform u (B,) from
+    `generator` picks the first action whose cumulative probability exceeds it.  int64 (B,).  (A few small ops,
+    several times cheaper than torch.multinomial at these sizes.)"""
+    cdf = torch.softmax(logits, -1).cumsum_(-1)
+    cdf /= cdf[:, -1:].clone()          # the last entry exactly 1: rounding never selects past the last action
+    u = torch.rand(logits.shape[0], 1, generator=generator, dtype=cdf.dtype)
+    return (cdf <= u).sum(-1).clamp_(max=logits.shape[-1] - 1)
 
 
 def check_vector_env(env: gym.vector.VectorEnv) -> tuple[int, int]:
@@ -121,7 +139,8 @@ def collect_episodes(
     device = next(policy.parameters()).device
     num_envs = env.num_envs
     obs_np, _ = env.reset(seed=seed)
-    state = policy.initial_state(num_envs, device=device)
+    recording = None if keep_graph else start_recording(policy.cell, num_envs, min(max_steps, RECORDING_STEPS))
+    state = policy.initial_state(num_envs, device=device) if recording is None else None
 
     running = np.ones(num_envs, dtype=bool)
     truncated = np.zeros(num_envs, dtype=bool)
@@ -132,19 +151,21 @@ def collect_episodes(
     with grad_mode:
         for _ in range(max_steps):
             obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
-            logits, value, x, state = policy.step(obs, state)
+            if recording is None:
+                logits, value, x, state = policy.step(obs, state)
+                hid_list.append(x.detach())
+            else:
+                logits = policy.policy_head(recording.step(obs))
             if deterministic:
                 actions = logits.argmax(-1)
             else:
-                probs = torch.softmax(logits.detach(), -1).cpu()
-                actions = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
+                actions = sample_actions(logits.detach().cpu(), generator).to(device)
             obs_np, reward, terminated, trunc, infos = env.step(actions.cpu().numpy())
 
             obs_list.append(obs)
             act_list.append(actions)
-            rew_list.append(torch.as_tensor(np.asarray(reward, dtype=np.float32) * running, device=device))
-            valid_list.append(torch.as_tensor(running.copy(), device=device))
-            hid_list.append(x.detach())
+            rew_list.append(np.asarray(reward, dtype=np.float32) * running)
+            valid_list.append(running.copy())
             if keep_graph:
                 logit_list.append(logits)
                 value_list.append(value)
@@ -152,6 +173,7 @@ def collect_episodes(
             ended = running & (np.asarray(terminated) | np.asarray(trunc))
             truncated |= ended & np.asarray(trunc) & ~np.asarray(terminated)
             if bootstrap_truncated and (ended & np.asarray(trunc)).any():
+                state = state if recording is None else recording.state()
                 final = _final_observations(env, obs_np, infos, ended)
                 with torch.no_grad():
                     _, final_value, _, _ = policy.step(
@@ -165,6 +187,7 @@ def collect_episodes(
         else:
             truncated |= running
             if bootstrap_truncated:
+                state = state if recording is None else recording.state()
                 with torch.no_grad():
                     _, final_value, _, _ = policy.step(
                         torch.as_tensor(obs_np, dtype=torch.float32, device=device), state
@@ -175,12 +198,13 @@ def collect_episodes(
     return EpisodeBatch(
         obs=torch.stack(obs_list),
         actions=torch.stack(act_list),
-        rewards=torch.stack(rew_list),
-        valid=torch.stack(valid_list),
+        rewards=torch.as_tensor(np.stack(rew_list), device=device),
+        valid=torch.as_tensor(np.stack(valid_list), device=device),
         truncated=torch.as_tensor(truncated, device=device),
         bootstrap_values=bootstrap.to(device),
-        hidden=torch.stack(hid_list),
-        final_state=state,
+        hidden=torch.stack(hid_list) if recording is None else recording.x_seq,
+        final_state=state if recording is None else recording.state(),
         logits=torch.stack(logit_list) if keep_graph else None,
         values=torch.stack(value_list) if keep_graph else None,
+        recording=recording,
     )

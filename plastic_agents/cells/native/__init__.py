@@ -125,28 +125,35 @@ class NativePlasticSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_xs, _g_ms, g_hebb, g_elig):
-        cfg = ctx.cfg
-        xs, ps, ms, keep_t, h_ck, e_ck, w, amat, eta, eta_e, mod_w_t, mod_b, fa, fc = ctx.saved_tensors
-        t_len, batch, n = xs.shape
-        modul = e_ck.numel() > 0
-        g_xs = g_xs.contiguous() if g_xs is not None else torch.zeros_like(xs)
-        g_h = g_hebb.clone(memory_format=torch.contiguous_format) if g_hebb is not None \
+        return (None, *_native_grads(ctx, g_xs, g_hebb, g_elig))
+
+
+def _native_grads(ctx, g_xs, g_hebb, g_elig):
+    """The kernel's backward from a context that saved (xs, ps, ms, keep, h_ck, e_ck, w, A, eta, eta_e, mod_w,
+    mod_b, fan_a, fan_c) and holds `cfg`: gradients of (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w (1, N),
+    mod_b, fan_a, fan_c), None where there is none.  g_hebb, g_elig: gradients of the final traces or None."""
+    cfg = ctx.cfg
+    xs, ps, ms, keep_t, h_ck, e_ck, w, amat, eta, eta_e, mod_w_t, mod_b, fa, fc = ctx.saved_tensors
+    t_len, batch, n = xs.shape
+    modul = e_ck.numel() > 0
+    g_xs = g_xs.contiguous() if g_xs is not None else torch.zeros_like(xs)
+    g_h = g_hebb.clone(memory_format=torch.contiguous_format) if g_hebb is not None \
+        else xs.new_zeros(batch, n, n)
+    empty = xs.new_empty(0)
+    g_e = empty
+    if modul:
+        g_e = g_elig.clone(memory_format=torch.contiguous_format) if g_elig is not None \
             else xs.new_zeros(batch, n, n)
-        empty = xs.new_empty(0)
-        g_e = empty
-        if modul:
-            g_e = g_elig.clone(memory_format=torch.contiguous_format) if g_elig is not None \
-                else xs.new_zeros(batch, n, n)
-        d_pre, d_x0, d_h0, d_e0, d_a, d_mw, d_fa, d_fc, d_sc = cfg.kernels.backward(
-            cfg.mode, cfg.clip, cfg.segment, xs, ps, ms, keep_t, h_ck, e_ck, g_xs, g_h, g_e, w, amat,
-            _scalar(eta), _scalar(eta_e), mod_w_t, _scalar(mod_b), fa, fc)
-        d_w = ps.reshape(-1, n).t() @ d_pre.reshape(-1, n)
-        sc = d_sc.sum(0)
-        d_eta = sc[0:1] if eta is not None else None
-        d_eta_e = sc[1:2] if eta_e is not None else None
-        modulated = mod_b is not None
-        d_mod_w = d_mw.sum(0).view(1, n) if modulated else None
-        d_mod_b = sc[2:3] if modulated else None
-        fan = fa.numel() > 0
-        return (None, d_pre, None, d_x0, d_h0, d_e0 if modul else None, d_w, d_a.sum(0), d_eta, d_eta_e,
-                d_mod_w, d_mod_b, d_fa.sum(0) if fan else None, d_fc.sum(0) if fan else None)
+    d_pre, d_x0, d_h0, d_e0, d_a, d_mw, d_fa, d_fc, d_sc = cfg.kernels.backward(
+        cfg.mode, cfg.clip, cfg.segment, xs, ps, ms, keep_t, h_ck, e_ck, g_xs, g_h, g_e, w, amat,
+        _scalar(eta), _scalar(eta_e), mod_w_t, _scalar(mod_b), fa, fc)
+    d_w = ps.reshape(-1, n).t() @ d_pre.reshape(-1, n)
+    sc = d_sc.sum(0)
+    d_eta = sc[0:1] if eta is not None else None
+    d_eta_e = sc[1:2] if eta_e is not None else None
+    modulated = mod_b is not None
+    d_mod_w = d_mw.sum(0).view(1, n) if modulated else None
+    d_mod_b = sc[2:3] if modulated else None
+    fan = fa.numel() > 0
+    return (d_pre, None, d_x0, d_h0, d_e0 if modul else None, d_w, d_a.sum(0), d_eta, d_eta_e,
+            d_mod_w, d_mod_b, d_fa.sum(0) if fan else None, d_fc.sum(0) if fan else None)

@@ -199,6 +199,92 @@ std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool sav
   return {xs, ps, ms, h_out, e_out, h_ck, e_ck};
 }
 
+// One acting step t of a recorded rollout (see recording.py), per row in a single pass over the traces.
+// drive (B, N) holds r(t)_j = sum_i x_i(t-1) (w_ij + A_ij H_ij(t)), left by the previous step (zeros at t = 0), so
+// x(t) = tanh(a_t + r(t)) needs no pass over H; the pass that advances H (and E) to step t + 1 then accumulates
+// r(t+1) from the new traces.  Writes x(t) to xs_buf[t + 1] (row 0 holds x(-1) = 0) and M(t) to ms[t].
+template <typename T>
+void step_impl(const Params<T>& P, int64_t t, const T* a, T* xb, T* ms, T* H_all, T* E_all, T* drive) {
+  at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t n = P.n, nn = n * n, B = P.batch;
+    std::vector<T> rate(n), rx(n);
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* p = xb + (t * B + b) * n;
+      T* x = xb + ((t + 1) * B + b) * n;
+      T* r = drive + b * n;
+      T* H = H_all + b * nn;
+      T* E = P.mode == MODUL ? E_all + b * nn : nullptr;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) x[j] = std::tanh(a[b * n + j] + r[j]);
+      T m = T(0);
+      if (P.mode != PLASTIC) {
+        T s = P.mod_b;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; ++j) s += P.mod_w[j] * x[j];
+        m = std::tanh(s);
+        ms[t * B + b] = m;
+      }
+      rates(P, m, rate.data());
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        rx[j] = rate[j] * x[j];
+        r[j] = T(0);
+      }
+      const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
+      for (int64_t i = 0; i < n; ++i) {
+        T* h = H + i * n;
+        const T* wr = P.w + i * n;
+        const T* ar = P.alpha + i * n;
+        const T xi = x[i];
+        if (E) {
+          T* e = E + i * n;
+          const T epi = ee * p[i];
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) {
+            const T raw = h[j] + rate[j] * e[j];
+            const T hn = raw < -c ? -c : (raw > c ? c : raw);
+            h[j] = hn;
+            e[j] = de * e[j] + epi * x[j];
+            r[j] += xi * (wr[j] + ar[j] * hn);
+          }
+        } else {
+          const T pi = p[i];
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) {
+            const T raw = h[j] + pi * rx[j];
+            const T hn = raw < -c ? -c : (raw > c ? c : raw);
+            h[j] = hn;
+            r[j] += xi * (wr[j] + ar[j] * hn);
+          }
+        }
+      }
+    }
+  });
+}
+
+void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor a_t, at::Tensor xs_buf, at::Tensor ms,
+          at::Tensor hebb, at::Tensor elig, at::Tensor drive, at::Tensor h_ck, at::Tensor e_ck, at::Tensor w,
+          at::Tensor alpha, double eta, double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a,
+          at::Tensor fan_c) {
+  const int64_t B = a_t.size(0), n = a_t.size(1);
+  TORCH_CHECK(t >= 0 && t + 1 < xs_buf.size(0) && (mode == PLASTIC || t < ms.size(0)), "step index out of range");
+  TORCH_CHECK(a_t.is_contiguous() && xs_buf.is_contiguous() && hebb.is_contiguous() && drive.is_contiguous(),
+              "step buffers must be contiguous");
+  if (t % seg == 0) {
+    TORCH_CHECK(t / seg < h_ck.size(0), "checkpoint index out of range");
+    h_ck[t / seg].copy_(hebb);
+    if (mode == MODUL) e_ck[t / seg].copy_(elig);
+  }
+  const auto empty = at::empty({0}, a_t.options());
+  AT_DISPATCH_FLOATING_TYPES(a_t.scalar_type(), "plastic_step", [&] {
+    auto P = make_params<scalar_t>(mode, clip, seg, a_t.view({1, B, n}), empty, w, alpha, eta, eta_e, mod_w, mod_b,
+                                   fan_a, fan_c);
+    step_impl<scalar_t>(P, t, a_t.data_ptr<scalar_t>(), xs_buf.data_ptr<scalar_t>(),
+                        mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), hebb.data_ptr<scalar_t>(),
+                        mode == MODUL ? elig.data_ptr<scalar_t>() : nullptr, drive.data_ptr<scalar_t>());
+  });
+}
+
 // Per-row gradient accumulators, summed over rows by the caller: d_alpha (B, N, N), d_mod_w, d_fan_a, d_fan_c
 // (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).
 template <typename T>
@@ -405,4 +491,5 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "fused plastic RNN sequence forward (CPU)");
   m.def("backward", &backward, "fused plastic RNN sequence backward (CPU)");
+  m.def("step", &step, "one in-place acting step of a recorded rollout (CPU)");
 }

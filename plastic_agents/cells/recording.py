@@ -1,0 +1,173 @@
+"""Acting that the update replays: a plastic RNN cell (`plastic`, `modplast`, `modul`) on the CPU kernel steps
+through a rollout in place and keeps what the fused backward needs, so the A2C update skips the forward recompute.
+
+While acting (no autograd graph), `Recording.step(u)` runs one step of the compiled kernel on preallocated
+buffers: the traces H (and E) are updated in place, x(t) and M(t) are written into the recording, and every
+`segment` steps the traces entering the step are copied to a checkpoint, exactly what the fused forward saves.
+`replay(cell, u_seq, recording)` is then an autograd function whose forward returns the recorded x_seq (T, B, N)
+and whose backward is the fused kernel's backward (recompute each segment's traces from its checkpoint, then the
+hand-derived gradient), so the update costs one backward pass instead of a forward and a backward.
+
+The recording is valid only for the parameters it was made with: `replay` checks their version counters (every
+in-place change, an optimiser step included, bumps them) and recomputes the sequence with `forward_sequence`
+when they changed.  Episodes must all start at step 0 of the recording (a rollout's reset), with no reset inside.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .fused import _MODES, PLASTIC, MODUL, _Config, default_segment
+from .native import _native_grads, _scalar, load_kernels, supports
+from .state import CellState
+
+
+class Recording:
+    """The buffers of one recorded rollout of `batch_size` episodes, grown as steps are added.
+
+    xs_buf (T_cap + 1, B, N): row 0 zeros (x(-1)), row t + 1 = x(t); ms (T_cap, B) M(t) (empty for `plastic`);
+    hebb, elig (B, N, N) the current traces (elig empty unless `modul`); drive (B, N) the recurrent input of the
+    next step, sum_i x_i (w_ij + A_ij H_ij), which the kernel accumulates while it updates the traces;
+    h_ck, e_ck (n_ck, B, N, N) the traces entering steps 0, segment, 2 segment, ...; steps: the number of steps
+    taken.
+    """
+
+    def __init__(self, cell, batch_size: int, expected_steps: int, kernels):
+        p = cell.w
+        n = cell.hidden_size
+        self.cell, self.kernels = cell, kernels
+        self.mode = _MODES[cell.kind]
+        self.segment = default_segment(expected_steps)
+        self.steps = 0
+        self.versions = _versions(cell)
+        cap = expected_steps
+        self.xs_buf = p.new_zeros(cap + 1, batch_size, n)
+        self.ms = p.new_empty(cap if self.mode != PLASTIC else 0, batch_size)
+        self.hebb = p.new_zeros(batch_size, n, n)
+        self.drive = p.new_zeros(batch_size, n)
+        self.elig = p.new_zeros(batch_size if self.mode == MODUL else 0, n, n)
+        n_ck = -(-cap // self.segment)
+        self.h_ck = p.new_empty(n_ck, batch_size, n, n)
+        self.e_ck = p.new_empty(n_ck if self.mode == MODUL else 0, batch_size, n, n)
+        self._bind_parameters()
+
+    def _bind_parameters(self) -> None:
+        cell, n = self.cell, self.cell.hidden_size
+        d = lambda t: t.detach().contiguous()  # noqa: E731
+        self.w = d(cell.w)
+        self.amat = d(cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n))
+        self.eta = _scalar(getattr(cell, "eta", None))
+        self.eta_e = _scalar(getattr(cell, "eta_e", None))
+        empty = self.w.new_empty(0)
+        self.mod_w = d(cell.h2mod.weight.reshape(-1)) if cell.is_modulated else empty
+        self.mod_b = _scalar(cell.h2mod.bias) if cell.is_modulated else 0.0
+        fan = cell.options.get("modulator_fanout", False)
+        self.fan_a = d(cell.fanout.weight[:, 0]) if fan else empty
+        self.fan_c = d(cell.fanout.bias) if fan else empty
+
+    def _grow(self) -> None:
+        """Double the step capacity (rare: only when the rollout outlasts `expected_steps`)."""
+        cap = self.xs_buf.shape[0] - 1
+        self.xs_buf = torch.cat([self.xs_buf, self.xs_buf.new_zeros(cap, *self.xs_buf.shape[1:])])
+        if self.mode != PLASTIC:
+            self.ms = torch.cat([self.ms, self.ms.new_empty(cap, self.ms.shape[1])])
+        n_ck = -(-2 * cap // self.segment) - self.h_ck.shape[0]
+        self.h_ck = torch.cat([self.h_ck, self.h_ck.new_empty(n_ck, *self.h_ck.shape[1:])])
+        if self.mode == MODUL:
+            self.e_ck = torch.cat([self.e_ck, self.e_ck.new_empty(n_ck, *self.e_ck.shape[1:])])
+
+    @torch.no_grad()
+    def step(self, u: torch.Tensor) -> torch.Tensor:
+        """One step: observation u (B, I) -> x(t) (B, N), a view into the recording (do not modify it)."""
+        t = self.steps
+        if t + 1 >= self.xs_buf.shape[0]:
+            self._grow()
+        cell = self.cell
+        a_t = torch.addmm(cell.i2h.bias, u, cell.i2h.weight.t())
+        self.kernels.step(self.mode, float(cell.options["clip"]), self.segment, t, a_t, self.xs_buf, self.ms,
+                          self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w, self.amat, self.eta, self.eta_e,
+                          self.mod_w, self.mod_b, self.fan_a, self.fan_c)
+        self.steps = t + 1
+        return self.xs_buf[t + 1]
+
+    @property
+    def x_seq(self) -> torch.Tensor:
+        """The recorded x(0) .. x(T-1): (T, B, N) view."""
+        return self.xs_buf[1: self.steps + 1]
+
+    @property
+    def m_seq(self) -> torch.Tensor:
+        """The recorded M(0) .. M(T-1): (T, B) view (empty for `plastic`)."""
+        return self.ms[: self.steps] if self.mode != PLASTIC else self.ms
+
+    def state(self) -> CellState:
+        """The cell state after the last step (views of the recording's buffers)."""
+        return CellState(x=self.xs_buf[self.steps], hebb=self.hebb,
+                         elig=self.elig if self.mode == MODUL else None, c=None)
+
+
+def _versions(cell) -> tuple:
+    return tuple(p._version for p in cell.parameters())
+
+
+def start_recording(cell, batch_size: int, expected_steps: int) -> Optional[Recording]:
+    """A Recording for `cell`, or None when recording does not apply (a kind other than the plastic RNN kinds,
+    parameters not on the CPU in float32/float64, the kernel disabled or not built, or a reference cell)."""
+    if getattr(cell, "implementation", None) != "fast" or cell.kind not in _MODES:
+        return None
+    if not supports(list(cell.parameters())):
+        return None
+    kernels = load_kernels()
+    if kernels is None or not hasattr(kernels, "step"):
+        return None
+    return Recording(cell, batch_size, max(1, int(expected_steps)), kernels)
+
+
+class _Replay(torch.autograd.Function):
+    """(a_seq, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c) -> the recorded x_seq (T, B, N); backward = the
+    fused kernel's backward over the recording."""
+
+    @staticmethod
+    def forward(ctx, cfg, recording, a_seq, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c):
+        t_len = recording.steps
+        n_ck = -(-t_len // recording.segment)
+        xs = recording.xs_buf[1: t_len + 1]
+        ps = recording.xs_buf[:t_len]
+        empty = xs.new_empty(0)
+        ctx.cfg = cfg
+        ctx.save_for_backward(xs, ps, recording.m_seq, empty, recording.h_ck[:n_ck],
+                              recording.e_ck[:n_ck] if cfg.mode == MODUL else empty, recording.w, recording.amat,
+                              eta, eta_e, recording.mod_w, mod_b, recording.fan_a, recording.fan_c)
+        return xs.clone()
+
+    @staticmethod
+    def backward(ctx, g_xs):
+        grads = _native_grads(ctx, g_xs, None, None)
+        # _native_grads follows the fused function's inputs (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w,
+        # mod_b, fan_a, fan_c); the replay has no keep, x0, H0 or E0.
+        d_pre, _keep, _x0, _h0, _e0, *rest = grads
+        return (None, None, d_pre, *rest)
+
+
+def replay(cell, u_seq: torch.Tensor, recording: Recording) -> torch.Tensor:
+    """x_seq (T, B, N) of the recorded rollout on inputs u_seq (T, B, I), differentiable with respect to the
+    cell's parameters; recomputed with `forward_sequence` when the parameters changed since the recording."""
+    if recording.cell is not cell:
+        raise ValueError("this recording was made by another cell")
+    t_len, batch = u_seq.shape[0], u_seq.shape[1]
+    if t_len != recording.steps or batch != recording.hebb.shape[0]:
+        raise ValueError(f"u_seq has {t_len} steps of {batch} episodes, the recording {recording.steps} of "
+                         f"{recording.hebb.shape[0]}")
+    if _versions(cell) != recording.versions:
+        x_seq, _ = cell.forward_sequence(u_seq, cell.initial_state(batch))
+        return x_seq
+    n = cell.hidden_size
+    fan = cell.options.get("modulator_fanout", False)
+    cfg = _Config(recording.mode, float(cell.options["clip"]), cell.options["alpha_mode"], fan,
+                  recording.segment, True, recording.kernels)
+    amat = cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n)
+    return _Replay.apply(cfg, recording, cell.i2h(u_seq), cell.w, amat, getattr(cell, "eta", None),
+                         getattr(cell, "eta_e", None), cell.h2mod.weight if cell.is_modulated else None,
+                         cell.h2mod.bias if cell.is_modulated else None,
+                         cell.fanout.weight[:, 0] if fan else None, cell.fanout.bias if fan else None)

@@ -1,0 +1,98 @@
+"""Recorded acting and its replay (cells/recording.py) against the fused sequence: outputs, final traces, every
+parameter gradient; the fallback when the parameters changed; the rollout and A2C update that use it."""
+
+import gymnasium as gym
+import pytest
+import torch
+
+import plastic_envs  # noqa: F401
+from cell_cases import fast_and_reference
+from plastic_agents import ActorCritic
+from plastic_agents.a2c import A2C, A2CConfig
+from plastic_agents.cells.native import load_kernels
+from plastic_agents.cells.recording import replay, start_recording
+from plastic_agents.rollout import collect_episodes
+
+pytestmark = pytest.mark.skipif(load_kernels() is None, reason="the native kernel is not available")
+
+T, B, IN, N = 23, 3, 5, 7
+CASES = [("plastic", {}), ("modplast", {}), ("modul", {}), ("modul", {"alpha_mode": "neuron"}),
+         ("modplast", {"alpha_mode": "scalar", "modulator_fanout": True}), ("modul", {"clip": 0.3})]
+
+
+def _record(cell, u, expected_steps):
+    recording = start_recording(cell, u.shape[1], expected_steps)
+    assert recording is not None
+    with torch.no_grad():
+        steps = [recording.step(u[t]).clone() for t in range(u.shape[0])]
+    return recording, torch.stack(steps)
+
+
+@pytest.mark.parametrize("expected_steps", [T, 4], ids=["sized", "grows"])
+@pytest.mark.parametrize("kind,options", CASES, ids=str)
+def test_replay_matches_fused_sequence(kind, options, expected_steps):
+    cell, _ = fast_and_reference(kind, IN, N, seed=0, scale=0.8, **options)
+    cell = cell.double()
+    u = 2 * torch.randn(T, B, IN, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    recording, stepped = _record(cell, u, expected_steps)
+    x_fused, final = cell.forward_sequence(u, cell.initial_state(B, dtype=torch.float64))
+    x_replay = replay(cell, u, recording)
+    torch.testing.assert_close(stepped, x_fused.detach())
+    torch.testing.assert_close(recording.hebb, final.hebb.detach())
+    assert (recording.hebb.abs() >= cell.options["clip"] - 1e-9).any()   # the clip acts
+    if final.elig is not None:
+        torch.testing.assert_close(recording.elig, final.elig.detach())
+    weights = torch.randn(T, B, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    g_fused = torch.autograd.grad((x_fused * weights).sum(), list(cell.parameters()))
+    g_replay = torch.autograd.grad((x_replay * weights).sum(), list(cell.parameters()))
+    for (name, _), a, b in zip(cell.named_parameters(), g_replay, g_fused):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9, msg=name)
+
+
+def test_replay_recomputes_after_the_parameters_changed():
+    cell, _ = fast_and_reference("modul", IN, N, seed=0, scale=0.8)
+    cell = cell.double()
+    u = torch.randn(T, B, IN, dtype=torch.float64)
+    recording, _ = _record(cell, u, T)
+    with torch.no_grad():
+        cell.w.mul_(0.5)
+    x_replay = replay(cell, u, recording)
+    x_fresh, _ = cell.forward_sequence(u, cell.initial_state(B, dtype=torch.float64))
+    torch.testing.assert_close(x_replay, x_fresh)
+
+
+def test_replay_refuses_a_mismatched_sequence():
+    cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
+    u = torch.randn(T, B, IN)
+    recording, _ = _record(cell, u, T)
+    with pytest.raises(ValueError, match="steps"):
+        replay(cell, u[:-1], recording)
+    other, _ = fast_and_reference("modplast", IN, N, seed=1, scale=0.8)
+    with pytest.raises(ValueError, match="another cell"):
+        replay(other, u, recording)
+
+
+@pytest.mark.parametrize("kind,implementation", [("rnn", "fast"), ("lstm", "fast"), ("plastic_lstm", "fast"),
+                                                 ("modplast", "reference")])
+def test_only_the_fast_plastic_rnn_kinds_record(kind, implementation):
+    cell = ActorCritic(4, 2, kind, 6, implementation=implementation).cell
+    assert start_recording(cell, 3, 10) is None
+
+
+def test_recorded_rollout_update_equals_recomputed_update():
+    env = gym.make_vec("BackpropamineCueReward-Easy-v0", num_envs=4, vectorization_mode="vector_entry_point",
+                       episode_length=30)
+    torch.manual_seed(0)
+    policy = ActorCritic(env.single_observation_space.shape[0], 2, "modul", 16)
+    batch = collect_episodes(env, policy, generator=torch.Generator().manual_seed(0), seed=5)
+    assert batch.recording is not None and batch.hidden.shape == (30, 4, 16)
+    grads = []
+    for use_recording in (True, False):
+        if not use_recording:
+            batch.recording = None
+        algo = A2C(policy, A2CConfig(), 1)
+        algo.optimizer.step = lambda: None      # keep the parameters: both updates see the same ones
+        algo.update(batch, 0)
+        grads.append([p.grad.clone() for p in policy.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
