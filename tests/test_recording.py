@@ -96,3 +96,17 @@ def test_recorded_rollout_update_equals_recomputed_update():
         grads.append([p.grad.clone() for p in policy.parameters()])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_recorded_rollout_bootstraps_like_the_step_by_step_one():
+    env = gym.make_vec("BackpropamineMaze-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    torch.manual_seed(0)
+    policy = ActorCritic(env.single_observation_space.shape[0], 4, "modplast", 12)
+    batches = [collect_episodes(env, policy, generator=torch.Generator().manual_seed(0), seed=9, max_steps=20,
+                                bootstrap_truncated=True, keep_graph=keep) for keep in (False, True)]
+    assert batches[0].recording is not None and batches[1].recording is None
+    assert batches[0].truncated.all()
+    assert torch.equal(batches[0].actions, batches[1].actions)
+    torch.testing.assert_close(batches[0].bootstrap_values, batches[1].bootstrap_values.detach())
+    torch.testing.assert_close(batches[0].final_state.hebb, batches[1].final_state.hebb.detach())
+    assert (batches[0].bootstrap_values != 0).all()
