@@ -70,7 +70,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
         },
     ),
     "demo": (
-        "A minute or two on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
+        "Under a minute on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
         {**PAPER_MAZE, "hidden_size": 48, "iterations": 400, "lr": 1e-3, "normalize_advantage": True,
          "checkpoint_every": 50},
     ),
