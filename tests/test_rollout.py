@@ -8,7 +8,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import plastic_envs  # noqa: F401
 from plastic_agents import ActorCritic
-from plastic_agents.rollout import check_vector_env, collect_episodes, sample_actions
+from plastic_agents.rollout import check_vector_env, collect_episodes
 
 
 class CountdownEnv(gym.Env):
@@ -113,15 +113,3 @@ def test_unsupported_spaces_are_refused_clearly():
         check_vector_env(env)
     with pytest.raises(ValueError, match="VectorEnv"):
         check_vector_env(gym.make("CartPole-v1"))
-
-
-def test_sample_actions_follows_the_policy_probabilities():
-    probs = torch.tensor([0.5, 0.0, 0.2, 0.3])
-    logits = probs.log().expand(200_000, 4)
-    actions = sample_actions(logits, torch.Generator().manual_seed(0))
-    assert actions.dtype == torch.int64 and actions.shape == (200_000,)
-    freq = torch.bincount(actions, minlength=4).float() / actions.numel()
-    assert freq[1] == 0                                   # an impossible action is never drawn
-    torch.testing.assert_close(freq, probs, atol=0.005, rtol=0)
-    again = sample_actions(logits, torch.Generator().manual_seed(0))
-    assert torch.equal(actions, again)                    # the generator alone decides the draw
