@@ -54,7 +54,10 @@ class Recording:
 
     def _bind_parameters(self) -> None:
         cell, n = self.cell, self.cell.hidden_size
-        d = lambda t: t.detach().contiguous()  # noqa: E731
+
+        def d(t):
+            return t.detach().contiguous()
+
         self.w = d(cell.w)
         self.amat = d(cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n))
         self.eta = _scalar(getattr(cell, "eta", None))
@@ -86,8 +89,8 @@ class Recording:
         cell = self.cell
         a_t = torch.addmm(cell.i2h.bias, u, cell.i2h.weight.t())
         self.kernels.step(self.mode, float(cell.options["clip"]), self.segment, t, a_t, self.xs_buf, self.ms,
-                          self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w, self.amat, self.eta, self.eta_e,
-                          self.mod_w, self.mod_b, self.fan_a, self.fan_c)
+                          self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w, self.amat, self.eta,
+                          self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c)
         self.steps = t + 1
         return self.xs_buf[t + 1]
 
