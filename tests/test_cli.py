@@ -2,6 +2,10 @@
 
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +180,28 @@ def test_corrupted_run_folder_exits_2(tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     assert _train(run, "--iterations", "1") == 2  # refuses to overwrite an existing run
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_a_parallel_compare_with_every_running_trial_checkpointed(tmp_path):
+    """SIGINT to `compare --jobs 2` alone: both running trials save a checkpoint and stop, the third never
+    starts, and the command exits with 130 and a message instead of a traceback."""
+    out = tmp_path / "cmp"
+    command = [sys.executable, "-m", "train", "compare", "--env", "BackpropamineCueReward-Easy-v0", "--cells", "rnn",
+               "--seeds", "0,1,2", "--hidden-size", "8", "--batch-size", "2", "--iterations", "1000000",
+               "--checkpoint-every", "1", "--log-every", "1", "--jobs", "2", "--threads", "1", "--out", str(out),
+               "--no-progress", "--no-tensorboard"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not all((out / f"rnn-seed{s}" / CHECKPOINT_FILE).exists() for s in (0, 1)):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not (out / "rnn-seed2").exists()
+    for seed in (0, 1):
+        assert load_checkpoint(out / f"rnn-seed{seed}")["iteration"] >= 1

@@ -178,7 +178,12 @@ def cmd_compare(args) -> int:
         run_ray(trials, address=args.ray_address, max_failures=args.max_failures,
                 cpus_per_trial=args.cpus_per_trial)
     else:
-        compare.run_local(trials, jobs=args.jobs, progress=not args.no_progress)
+        try:
+            compare.run_local(trials, jobs=args.jobs, progress=not args.no_progress)
+        except KeyboardInterrupt:
+            print("\ninterrupted: the running trials saved their checkpoints; run the same command again to "
+                  "resume", file=sys.stderr)
+            return 130
     paths = compare.summarise(trials, out_dir, base.env_id)
     print(Path(paths["table"]).read_text())
     print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import statistics
-from concurrent.futures import ProcessPoolExecutor
+import sys
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from train.config import ConfigError, TrainConfig, config_from_dict
-from train.run_dir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, load_checkpoint
+from train.run_dir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, RunDirError, load_checkpoint
 from train.tasks import REFERENCE_LEVELS
 
 
@@ -64,16 +68,62 @@ def run_trial(trial: Trial, progress: bool = False, on_log: Optional[Callable[[d
     return trial.run_dir
 
 
+def _run_trial_in_worker(trial: Trial) -> None:
+    """Body of a worker process. Exit codes: 0 done; 130 interrupted (the trial saved its checkpoint); 2 a bad
+    configuration or run folder, 1 a stopped run (the message printed, no traceback)."""
+    from train.trainer import TrainingStopped
+
+    try:
+        run_trial(trial)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except (ConfigError, RunDirError, TrainingStopped) as err:
+        print(f"{trial.run_dir}: {err}", file=sys.stderr, flush=True)
+        sys.exit(2 if isinstance(err, (ConfigError, RunDirError)) else 1)
+
+
 def run_local(trials: list[Trial], jobs: int = 1, progress: bool = True) -> None:
-    """Run the trials here: in this process (jobs=1) or in a pool of `jobs` processes."""
+    """Run the trials here: one after the other in this process (jobs=1), or `jobs` worker processes at a time.
+
+    Ctrl-C (SIGINT, to this process or to a worker) stops the sweep: the running trials save their checkpoints
+    and stop, no other trial starts, and KeyboardInterrupt is raised here; running `compare` again resumes.
+    A trial that fails raises TrainingStopped naming it, after the trials already running have finished.
+    """
+    from train.trainer import TrainingStopped
+
     if jobs <= 1:
         for k, trial in enumerate(trials):
             print(f"[{k + 1}/{len(trials)}] {trial.cell} seed {trial.seed} -> {trial.run_dir}", flush=True)
             run_trial(trial, progress=progress)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for done in pool.map(run_trial, trials):
-            print(f"finished {done}", flush=True)
+    context = multiprocessing.get_context()
+    pending, running, failed = list(trials), {}, []
+    try:
+        while running or (pending and not failed):
+            while pending and not failed and len(running) < jobs:
+                trial = pending.pop(0)
+                worker = context.Process(target=_run_trial_in_worker, args=(trial,),
+                                         name=f"{trial.cell}-seed{trial.seed}")
+                worker.start()
+                running[worker] = trial
+            multiprocessing.connection.wait([worker.sentinel for worker in running])
+            for worker in [w for w in running if w.exitcode is not None]:
+                trial = running.pop(worker)
+                if worker.exitcode == 0:
+                    print(f"finished {trial.run_dir}", flush=True)
+                elif worker.exitcode == 130:
+                    raise KeyboardInterrupt
+                else:
+                    failed.append(trial.run_dir)
+    except KeyboardInterrupt:
+        for worker in running:
+            if worker.exitcode is None:
+                os.kill(worker.pid, signal.SIGINT)
+        for worker in running:
+            worker.join()
+        raise
+    if failed:
+        raise TrainingStopped(f"{len(failed)} trial(s) failed (their messages are above): {', '.join(failed)}")
 
 
 def read_curve(run_dir: Path) -> list[dict]:
