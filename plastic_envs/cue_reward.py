@@ -10,6 +10,10 @@ random (every choice of the two cue positions among the middle steps equally lik
 1); one blank step. With K = 4 the target is in the pair with probability 1/2 (2/K in general).
 Action 1 means "the target was shown in this trial", 0 "it was not". Only the Go step's action is scored:
 +correct_reward if right, wrong_reward (default -1) if wrong; the reward appears as an input one step later.
+With ``outcome_input=True`` (a departure from the paper, off by default) the observation carries one more value,
+the outcome of the trial answered at the previous step: +1 if the target was in its pair, -1 if not, 0 at every
+other step. It is a function of the previous reward and action (their product, with the default rewards), so
+the information is the paper's; the network is only spared computing that product (docs/RESULTS.md).
 
 Random numbers (see :mod:`plastic_envs.rng`): counter 0 draws the target, counters 1 .. K the cues, and
 trial n (0-based) uses counters 1 + K + 3n (its length), 2 + K + 3n (the pair), 3 + K + 3n (cue positions).
@@ -47,8 +51,10 @@ CUE_KINDS = ("random_bipolar", "one_hot")
 BASE_TRIAL_LENGTH = 5
 
 
-def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False) -> ObsLayout:
-    """Observation layout of the cue task: cue_size + 6 values (+1 with the always-zero input at the end)."""
+def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False,
+                   outcome_input: bool = False) -> ObsLayout:
+    """Observation layout of the cue task: cue_size + 6 values (+1 with the always-zero input, +1 with the
+    outcome input, in that order at the end)."""
     s = cue_size
     fields = [
         ("cue", slice(0, s), "the cue shown at this step (all 0 when none)"),
@@ -62,6 +68,11 @@ def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False) -> ObsLa
     if legacy_zero_input:
         fields.append(("legacy_zero", slice(s + 6, s + 7),
                        "always 0 (release compatibility, legacy_zero_input=True)"))
+    if outcome_input:
+        at = s + 6 + int(legacy_zero_input)
+        fields.append(("prev_outcome", slice(at, at + 1),
+                       "+1 / -1 if the target was / was not in the pair of the trial answered at the previous "
+                       "step, 0 at other steps (outcome_input=True)"))
     return ObsLayout(fields)
 
 
@@ -76,13 +87,15 @@ class CueRewardCore:
     cues float32 (num_envs, K + 1, cue_size) with row K all zeros (the "no cue" row); trial int64 trial
     number;
     k int64 step within the trial; length int64 trial length; pos1/pos2 int64 trial steps showing cue1/cue2;
-    cue1/cue2 int64 the pair; prev_action int64 (-1 at t = 0); prev_reward float64; correct int64 scored
+    cue1/cue2 int64 the pair; prev_action int64 (-1 at t = 0); prev_reward float64; prev_outcome float32
+    (+1 / -1 / 0, see the module docstring); correct int64 scored
     answers that were right; go_steps int64 Go steps answered; last_answer int64 (-1 before the first Go).
     """
 
     def __init__(self, num_envs: int = 1, num_cues: int = 4, cue_size: int = 20,
                  cue_kind: str = "random_bipolar", episode_length: int = 120, max_extra_blanks: int = 3,
-                 correct_reward: float = 1.0, wrong_reward: float = -1.0, legacy_zero_input: bool = False):
+                 correct_reward: float = 1.0, wrong_reward: float = -1.0, legacy_zero_input: bool = False,
+                 outcome_input: bool = False):
         self.num_envs = check_int("num_envs", num_envs, 1)
         self.num_cues = K = check_int("num_cues", num_cues, 2)
         self.cue_size = S = check_int("cue_size", cue_size, 1)
@@ -103,17 +116,21 @@ class CueRewardCore:
         self.max_extra_blanks = check_int("max_extra_blanks", max_extra_blanks, 0)
         self.correct_reward = check_float("correct_reward", correct_reward)
         self.wrong_reward = check_float("wrong_reward", wrong_reward)
-        if not isinstance(legacy_zero_input, (bool, np.bool_)):
-            raise TypeError(f"legacy_zero_input must be a bool, got {legacy_zero_input!r}")
+        for name, flag in (("legacy_zero_input", legacy_zero_input), ("outcome_input", outcome_input)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
         self.legacy_zero_input = bool(legacy_zero_input)
+        self.outcome_input = bool(outcome_input)
         self.num_actions = NUM_ACTIONS
-        self.obs_layout = lay = cue_obs_layout(S, self.legacy_zero_input)
+        self.obs_layout = lay = cue_obs_layout(S, self.legacy_zero_input, self.outcome_input)
 
         low = np.zeros(lay.size, dtype=np.float32)
         high = np.ones(lay.size, dtype=np.float32)
         low[lay.cue] = -1.0 if cue_kind == "random_bipolar" else 0.0
         low[lay.prev_reward] = min(0.0, self.correct_reward, self.wrong_reward)
         high[lay.prev_reward] = max(0.0, self.correct_reward, self.wrong_reward)
+        if self.outcome_input:
+            low[lay.prev_outcome] = -1.0
         # Constant entries (bias 1, the legacy 0) keep the bounds [0, 1], and a reward range that is one
         # point v becomes [v, v + 1]: Gymnasium's checker rejects boxes with low == high.
         high[low == high] += 1.0
@@ -142,6 +159,7 @@ class CueRewardCore:
         self.prev_action = np.full(n, -1, dtype=np.int64)
         self.last_answer = np.full(n, -1, dtype=np.int64)
         self.prev_reward = np.zeros(n, dtype=np.float64)
+        self.prev_outcome = np.zeros(n, dtype=np.float32)
         self.obs = np.zeros((n, lay.size), dtype=np.float32)
         self.obs[:, lay.bias] = 1.0
         self._row_base = np.arange(n, dtype=np.int64) * (K + 1)
@@ -210,6 +228,7 @@ class CueRewardCore:
         self.prev_action[idx] = -1
         self.last_answer[idx] = -1
         self.prev_reward[idx] = 0.0
+        self.prev_outcome[idx] = 0.0
         self.correct[idx] = 0
         self.go_steps[idx] = 0
         self._observe()
@@ -220,8 +239,10 @@ class CueRewardCore:
         Returns fresh arrays (rewards float64 (num_envs,), truncated bool (num_envs,)); refreshes ``obs``.
         """
         go = self.k == self.length - 2
-        right = actions == ((self.cue1 == self.target) | (self.cue2 == self.target))
+        in_pair = (self.cue1 == self.target) | (self.cue2 == self.target)
+        right = actions == in_pair
         rewards = np.where(go, self._rewards[right.view(np.int8)], 0.0)
+        self.prev_outcome = np.where(go, np.where(in_pair, 1.0, -1.0), 0.0).astype(np.float32)
         self.correct += go & right
         self.go_steps += go
         self.last_answer = np.where(go, actions, self.last_answer)
@@ -248,6 +269,8 @@ class CueRewardCore:
         self.obs[:, lay.time.start] = self._time_table[self.t]
         self.obs[:, lay.prev_reward.start] = self.prev_reward
         self.obs[:, lay.prev_action] = self._onehot[self.prev_action + 1]
+        if self.outcome_input:
+            self.obs[:, lay.prev_outcome.start] = self.prev_outcome
 
     # -- infos ---------------------------------------------------------------------------------------------
 
@@ -352,7 +375,8 @@ class CueRewardEnv(PlasticEnv):
 
     Keywords: num_cues (K = 4), cue_size (20), cue_kind ("random_bipolar" or "one_hot"), episode_length
     (T = 120), max_extra_blanks (3: trials last 5 to 8 steps), correct_reward (1.0), wrong_reward (-1.0),
-    legacy_zero_input (False; True adds the release's always-zero input at the end), render_mode
+    legacy_zero_input (False; True adds the release's always-zero input at the end), outcome_input (False; True
+    adds the previous trial's outcome, a departure: see the module docstring), render_mode
     ("rgb_array", "ansi" or None). Observation float32 (cue_size + 6,) laid out as :func:`cue_obs_layout`
     (:data:`CUE_OBS` by default); action Discrete(2): 0 absent, 1 present.
     reset options: {"target_cue": k} fixes the target. info: see :meth:`CueRewardCore.info`.

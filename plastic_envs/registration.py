@@ -19,12 +19,14 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
     "BackpropamineCueReward-v0": (
         "plastic_envs.cue_reward:CueRewardEnv", "plastic_envs.cue_reward:CueRewardVectorEnv",
         {"num_cues": 4, "cue_size": 20, "cue_kind": "random_bipolar", "episode_length": 120,
-         "max_extra_blanks": 3, "correct_reward": 1.0, "wrong_reward": -1.0, "legacy_zero_input": False},
+         "max_extra_blanks": 3, "correct_reward": 1.0, "wrong_reward": -1.0, "legacy_zero_input": False,
+         "outcome_input": False},
     ),
     "BackpropamineCueReward-Easy-v0": (
         "plastic_envs.cue_reward:CueRewardEnv", "plastic_envs.cue_reward:CueRewardVectorEnv",
         {"num_cues": 4, "cue_size": 4, "cue_kind": "one_hot", "episode_length": 120,
-         "max_extra_blanks": 3, "correct_reward": 1.0, "wrong_reward": -1.0, "legacy_zero_input": False},
+         "max_extra_blanks": 3, "correct_reward": 1.0, "wrong_reward": -1.0, "legacy_zero_input": False,
+         "outcome_input": False},
     ),
 }
 

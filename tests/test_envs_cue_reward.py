@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils import seeding
+from gymnasium.utils.env_checker import check_env
 
 from plastic_envs.cue_reward import (
     CUE_OBS,
@@ -170,6 +171,34 @@ def test_observation_layout():
     obs, *_ = env.step(1)
     np.testing.assert_array_equal(obs[24:26], [0, 1])
     assert obs[22] == pytest.approx(1 / 120) and obs[26] == 0
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_outcome_input_is_the_reward_signed_by_the_action(legacy):
+    """outcome_input adds one value after the others: the previous reward times +1 ("present") or -1 ("absent"),
+    i.e. whether the target was in the pair just answered; everything else is the plain observation."""
+    lay = cue_obs_layout(20, legacy, True)
+    assert lay.size == 27 + legacy and lay.prev_outcome == slice(26 + legacy, 27 + legacy)
+    rng = np.random.default_rng(3)
+    plain = CueRewardEnv(legacy_zero_input=legacy)
+    env = CueRewardEnv(legacy_zero_input=legacy, outcome_input=True)
+    scaled = CueRewardEnv(outcome_input=True, correct_reward=2.0, wrong_reward=0.0)
+    for e in (plain, env, scaled):
+        e.reset(seed=11)
+    answered = 0
+    for _ in range(120):
+        a = int(rng.integers(0, 2))
+        p_obs, r, *_ = plain.step(a)
+        obs, *_ = env.step(a)
+        s_obs, *_ = scaled.step(a)
+        np.testing.assert_array_equal(obs[:-1], p_obs)
+        assert obs[-1] == r * (1 if a == 1 else -1) == s_obs[-1]
+        assert obs in env.observation_space
+        answered += r != 0
+    assert answered >= 14
+    with pytest.raises(TypeError, match="outcome_input"):
+        CueRewardEnv(outcome_input=1)
+    check_env(CueRewardEnv(outcome_input=True), skip_render_check=True)
 
 
 def test_easy_variant_uses_fixed_one_hot_cues():

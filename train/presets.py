@@ -69,6 +69,12 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "normalize_advantage": True,
         },
     ),
+    "cue-outcome": (
+        "Cue task, paper's network, learns in minutes: lr 1e-3, normalised advantages, gamma 0 (an answer earns only "
+        "its own reward) and the env's outcome_input (departures from the paper, see docs/RESULTS.md).",
+        {**PAPER_CUE, "iterations": 1_000, "lr": 1e-3, "normalize_advantage": True, "gamma": 0.0,
+         "env_kwargs": {"outcome_input": True}},
+    ),
     "demo": (
         "Under a minute on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
         {**PAPER_MAZE, "hidden_size": 48, "iterations": 400, "lr": 1e-3, "normalize_advantage": True,
