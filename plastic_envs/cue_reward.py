@@ -10,10 +10,12 @@ random (every choice of the two cue positions among the middle steps equally lik
 1); one blank step. With K = 4 the target is in the pair with probability 1/2 (2/K in general).
 Action 1 means "the target was shown in this trial", 0 "it was not". Only the Go step's action is scored:
 +correct_reward if right, wrong_reward (default -1) if wrong; the reward appears as an input one step later.
-With ``outcome_input=True`` (a departure from the paper, off by default) the observation carries one more value,
-the outcome of the trial answered at the previous step: +1 if the target was in its pair, -1 if not, 0 at every
-other step. It is a function of the previous reward and action (their product, with the default rewards), so
-the information is the paper's; the network is only spared computing that product (docs/RESULTS.md).
+With ``outcome_input=True`` (a departure from the paper, off by default) the observation carries one more
+value, the outcome of the trial answered at the previous step: +1 if the target was in its pair, -1 if not, 0 at
+every other step, times ``outcome_scale`` (in [0, 1], default 1; 0 keeps the input at zero: the paper's
+observation in the same layout, so that a curriculum can take the help away during training). The outcome is
+the previous reward times the previous action's sign (with the default rewards): the information is the
+paper's, the network is only spared computing that product (docs/RESULTS.md).
 
 Random numbers (see :mod:`plastic_envs.rng`): counter 0 draws the target, counters 1 .. K the cues, and
 trial n (0-based) uses counters 1 + K + 3n (its length), 2 + K + 3n (the pair), 3 + K + 3n (cue positions).
@@ -95,7 +97,7 @@ class CueRewardCore:
     def __init__(self, num_envs: int = 1, num_cues: int = 4, cue_size: int = 20,
                  cue_kind: str = "random_bipolar", episode_length: int = 120, max_extra_blanks: int = 3,
                  correct_reward: float = 1.0, wrong_reward: float = -1.0, legacy_zero_input: bool = False,
-                 outcome_input: bool = False):
+                 outcome_input: bool = False, outcome_scale: float = 1.0):
         self.num_envs = check_int("num_envs", num_envs, 1)
         self.num_cues = K = check_int("num_cues", num_cues, 2)
         self.cue_size = S = check_int("cue_size", cue_size, 1)
@@ -121,6 +123,11 @@ class CueRewardCore:
                 raise TypeError(f"{name} must be a bool, got {flag!r}")
         self.legacy_zero_input = bool(legacy_zero_input)
         self.outcome_input = bool(outcome_input)
+        self.outcome_scale = check_float("outcome_scale", outcome_scale, 0.0)
+        if self.outcome_scale > 1.0:
+            raise ValueError(f"outcome_scale must be in [0, 1], got {outcome_scale!r}")
+        if not self.outcome_input and self.outcome_scale != 1.0:
+            raise ValueError(f"outcome_scale={outcome_scale!r} needs outcome_input=True")
         self.num_actions = NUM_ACTIONS
         self.obs_layout = lay = cue_obs_layout(S, self.legacy_zero_input, self.outcome_input)
 
@@ -270,7 +277,7 @@ class CueRewardCore:
         self.obs[:, lay.prev_reward.start] = self.prev_reward
         self.obs[:, lay.prev_action] = self._onehot[self.prev_action + 1]
         if self.outcome_input:
-            self.obs[:, lay.prev_outcome.start] = self.prev_outcome
+            self.obs[:, lay.prev_outcome.start] = self.outcome_scale * self.prev_outcome
 
     # -- infos ---------------------------------------------------------------------------------------------
 
@@ -376,7 +383,7 @@ class CueRewardEnv(PlasticEnv):
     Keywords: num_cues (K = 4), cue_size (20), cue_kind ("random_bipolar" or "one_hot"), episode_length
     (T = 120), max_extra_blanks (3: trials last 5 to 8 steps), correct_reward (1.0), wrong_reward (-1.0),
     legacy_zero_input (False; True adds the release's always-zero input at the end), outcome_input (False; True
-    adds the previous trial's outcome, a departure: see the module docstring), render_mode
+    adds the previous trial's outcome, a departure: see the module docstring) and outcome_scale (1.0), render_mode
     ("rgb_array", "ansi" or None). Observation float32 (cue_size + 6,) laid out as :func:`cue_obs_layout`
     (:data:`CUE_OBS` by default); action Discrete(2): 0 absent, 1 present.
     reset options: {"target_cue": k} fixes the target. info: see :meth:`CueRewardCore.info`.

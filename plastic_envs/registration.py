@@ -20,13 +20,13 @@ ENV_SPECS: dict[str, tuple[str, str, dict]] = {
         "plastic_envs.cue_reward:CueRewardEnv", "plastic_envs.cue_reward:CueRewardVectorEnv",
         {"num_cues": 4, "cue_size": 20, "cue_kind": "random_bipolar", "episode_length": 120,
          "max_extra_blanks": 3, "correct_reward": 1.0, "wrong_reward": -1.0, "legacy_zero_input": False,
-         "outcome_input": False},
+         "outcome_input": False, "outcome_scale": 1.0},
     ),
     "BackpropamineCueReward-Easy-v0": (
         "plastic_envs.cue_reward:CueRewardEnv", "plastic_envs.cue_reward:CueRewardVectorEnv",
         {"num_cues": 4, "cue_size": 4, "cue_kind": "one_hot", "episode_length": 120,
          "max_extra_blanks": 3, "correct_reward": 1.0, "wrong_reward": -1.0, "legacy_zero_input": False,
-         "outcome_input": False},
+         "outcome_input": False, "outcome_scale": 1.0},
     ),
 }
 

@@ -162,6 +162,10 @@ def test_bench_training_json(capsys, monkeypatch):
     (["bench", "--only", "gpu"], "gpu"),
     (["train", "--device", "tpu"], "device"),
     (["train", "--device", "cuda:7"], "cuda:7"),
+    (["train", "--env", "BackpropamineCueReward-Easy-v0", "--env-kwarg", "outcome_input=true", "--env-schedule",
+      "5:outcome_scale=7"], "outcome_scale"),
+    (["train", "--env", "BackpropamineCueReward-Easy-v0", "--env-schedule", "5:legacy_zero_input=true"],
+     "11 observations and 2 actions, the run starts with 10 and 2"),
 ])
 def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -182,6 +186,12 @@ def test_corrupted_run_folder_exits_2(tmp_path, capsys):
     assert "already holds a run" in capsys.readouterr().err
 
 
+def _has_trained(run_dir):
+    """The run has logged at least one update (its metrics file has a complete data row)."""
+    path = run_dir / "metrics.csv"
+    return path.exists() and path.read_text().count("\n") >= 2
+
+
 def test_ctrl_c_stops_a_parallel_compare_with_every_running_trial_checkpointed(tmp_path):
     """SIGINT to `compare --jobs 2` alone: both running trials save a checkpoint and stop, the third never
     starts, and the command exits with 130 and a message instead of a traceback."""
@@ -193,7 +203,7 @@ def test_ctrl_c_stops_a_parallel_compare_with_every_running_trial_checkpointed(t
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not all((out / f"rnn-seed{s}" / CHECKPOINT_FILE).exists() for s in (0, 1)):
+        while not all(_has_trained(out / f"rnn-seed{s}") for s in (0, 1)):
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
@@ -205,3 +215,54 @@ def test_ctrl_c_stops_a_parallel_compare_with_every_running_trial_checkpointed(t
     assert not (out / "rnn-seed2").exists()
     for seed in (0, 1):
         assert load_checkpoint(out / f"rnn-seed{seed}")["iteration"] >= 1
+
+
+CUE_SCHEDULE = ["--env", "BackpropamineCueReward-Easy-v0", "--cell", "modul", "--hidden-size", "8", "--batch-size",
+                "3", "--no-progress", "--no-tensorboard", "--log-every", "1", "--env-kwarg", "outcome_input=true",
+                "--env-schedule", "2:outcome_scale=0"]
+
+
+def test_env_schedule_switches_the_env_and_resume_crosses_it_bit_for_bit(tmp_path, monkeypatch):
+    from plastic_agents import rollout
+    from train import trainer as trainer_module
+
+    seen = []  # (update, the largest |outcome input| in its batch)
+    original = rollout.collect_episodes
+
+    def spy(env, *args, **kwargs):
+        batch = original(env, *args, **kwargs)
+        outcome = batch.obs[..., -1]
+        seen.append((len(seen), float(outcome.abs().max())))
+        return batch
+
+    monkeypatch.setattr(trainer_module, "collect_episodes", spy)
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", *CUE_SCHEDULE, "--iterations", "4", "--run-dir", str(straight)]) == 0
+    assert seen == [(0, 1.0), (1, 1.0), (2, 0.0), (3, 0.0)]  # the outcome input is gone from update 3 on
+    assert main(["train", *CUE_SCHEDULE, "--iterations", "1", "--run-dir", str(split)]) == 0
+    assert main(["train", "--resume", str(split), "--iterations", "4", "--no-progress"]) == 0
+    assert _comparable(_metrics(straight)) == _comparable(_metrics(split))
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    for key in a["policy"]:
+        assert torch.equal(a["policy"][key], b["policy"][key]), key
+    assert a["config"]["env_schedule"] == [{"from_iteration": 2, "env_kwargs": {"outcome_scale": 0}}]
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ({"from_iteration": 3}, "list of stages"),
+    ([{"from_iteration": 3}], "exactly the keys"),
+    ([{"from_iteration": 0, "env_kwargs": {}}], "increasing"),
+    ([{"from_iteration": 5, "env_kwargs": {}}, {"from_iteration": 5, "env_kwargs": {}}], "increasing"),
+    ([{"from_iteration": 5, "env_kwargs": "outcome_scale=0"}], "must be a mapping"),
+])
+def test_bad_env_schedule_is_a_config_error(schedule, message):
+    from train.config import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(env_schedule=schedule)
+
+
+def test_env_schedule_flag_needs_an_iteration(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--env-schedule", "outcome_scale=0"])
+    assert exit_info.value.code == 2 and "ITERATION:KEY=VALUE" in capsys.readouterr().err

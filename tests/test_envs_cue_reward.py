@@ -198,6 +198,20 @@ def test_outcome_input_is_the_reward_signed_by_the_action(legacy):
     assert answered >= 14
     with pytest.raises(TypeError, match="outcome_input"):
         CueRewardEnv(outcome_input=1)
+    for bad in (-0.5, 1.5):
+        with pytest.raises(ValueError, match="outcome_scale"):
+            CueRewardEnv(outcome_input=True, outcome_scale=bad)
+    with pytest.raises(ValueError, match="needs outcome_input=True"):
+        CueRewardEnv(outcome_scale=0.0)
+    half = CueRewardEnv(legacy_zero_input=legacy, outcome_input=True, outcome_scale=0.5)
+    half.reset(seed=11)
+    env.reset(seed=11)
+    for a in rng.integers(0, 2, 40):
+        obs, *_ = env.step(int(a))
+        half_obs, *_ = half.step(int(a))
+        np.testing.assert_array_equal(half_obs[:-1], obs[:-1])
+        assert half_obs[-1] == 0.5 * obs[-1]
+        assert half_obs in half.observation_space
     check_env(CueRewardEnv(outcome_input=True), skip_render_check=True)
 
 

@@ -76,6 +76,13 @@ def _key_value(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
+def _stage_key_value(text: str) -> tuple[int, str, object]:
+    iteration, colon, pair = text.partition(":")
+    if not colon or not iteration.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected ITERATION:KEY=VALUE, got {text!r}")
+    return (int(iteration), *_key_value(pair))
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("configuration (defaults < --preset < --config file < these flags)")
     group.add_argument("--preset", help="named settings: see `backpropamine presets`")
@@ -89,6 +96,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                        help="cell option, e.g. clip=2.0, alpha_mode=neuron, modulator_fanout=true (repeatable)")
     group.add_argument("--env-kwarg", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                        help="environment keyword, e.g. wall_penalty=0.1 (repeatable)")
+    group.add_argument("--env-schedule", action="append", type=_stage_key_value, default=[],
+                       metavar="ITERATION:KEY=VALUE",
+                       help="curriculum: from ITERATION on, set this environment keyword, e.g. "
+                            "600:outcome_scale=0 (repeatable; replaces the preset's or file's env_schedule)")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -103,6 +114,11 @@ def config_from_args(args: argparse.Namespace):
             base = dict(file_settings.get(name, {}))
             base.update(dict(pairs))
             cli[name] = base
+    if args.env_schedule:
+        stages: dict[int, dict] = {}
+        for iteration, key, value in args.env_schedule:
+            stages.setdefault(iteration, {})[key] = value
+        cli["env_schedule"] = [{"from_iteration": i, "env_kwargs": stages[i]} for i in sorted(stages)]
     return build_config(file_settings, cli)
 
 

@@ -46,6 +46,11 @@ class TrainConfig:
     """Registered Gymnasium id; the vector env comes from `gym.make_vec(env_id, batch_size)`."""
     env_kwargs: dict = field(default_factory=dict)
     """Extra keyword arguments of the environment (e.g. {"wall_penalty": 0.1})."""
+    env_schedule: list = field(default_factory=list)
+    """A curriculum: stages {"from_iteration": I, "env_kwargs": {...}} with I increasing; once the run has done I
+    updates, the environment is rebuilt with env_kwargs updated by every stage reached (see env_kwargs_at). The
+    observation and action spaces must stay the same. E.g. [{"from_iteration": 600, "env_kwargs":
+    {"outcome_scale": 0.0}}] takes the cue task's outcome input away after 600 updates."""
     cell: str = "modplast"
     """Recurrent cell kind (plastic_agents.CELL_KINDS)."""
     hidden_size: int = 100
@@ -102,6 +107,33 @@ class TrainConfig:
         for name in ("env_kwargs", "cell_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a mapping, got {getattr(self, name)!r}")
+        self._check_env_schedule()
+
+    def _check_env_schedule(self) -> None:
+        if not isinstance(self.env_schedule, list):
+            raise ConfigError(f"env_schedule must be a list of stages, got {self.env_schedule!r}")
+        previous = 0
+        for stage in self.env_schedule:
+            if not isinstance(stage, dict) or set(stage) != {"from_iteration", "env_kwargs"}:
+                raise ConfigError(f"env_schedule: each stage must be a mapping with exactly the keys from_iteration "
+                                  f"and env_kwargs, got {stage!r}")
+            start = stage["from_iteration"]
+            if not isinstance(start, int) or isinstance(start, bool) or start <= previous:
+                raise ConfigError(f"env_schedule: from_iteration must be integers > 0 in increasing order, got "
+                                  f"{start!r} after {previous}")
+            if not isinstance(stage["env_kwargs"], dict):
+                raise ConfigError(f"env_schedule: env_kwargs of the stage from iteration {start} must be a mapping, "
+                                  f"got {stage['env_kwargs']!r}")
+            previous = start
+
+    def env_kwargs_at(self, iteration: int) -> dict:
+        """The environment's keyword arguments once `iteration` updates are done: env_kwargs, updated by every
+        stage of env_schedule with from_iteration <= iteration."""
+        kwargs = dict(self.env_kwargs)
+        for stage in self.env_schedule:
+            if iteration >= stage["from_iteration"]:
+                kwargs.update(stage["env_kwargs"])
+        return kwargs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -36,7 +36,8 @@ def evaluate_run(
         run_dir: the run folder.
         episodes: number of episodes (rounded up to whole batches).
         batch_size: parallel episodes (default: the run's batch size).
-        env_id: evaluate on another env with the same spaces (e.g. the 11 x 11 maze); default: the run's.
+        env_id: evaluate on another env with the same spaces (e.g. the 11 x 11 maze); default: the run's, with
+            the env keywords of the checkpoint's stage of env_schedule.
         seed: evaluation seed (episodes are seeded from EVAL_SEED_BASE + seed * 1e6).
         deterministic: take the most probable action instead of sampling.
 
@@ -46,7 +47,7 @@ def evaluate_run(
         raise ConfigError(f"episodes must be positive, got {episodes}")
     policy, config, checkpoint = load_policy(run_dir, device)
     env_id = env_id or config.env_id
-    env_kwargs = config.env_kwargs if env_id == config.env_id else {}
+    env_kwargs = config.env_kwargs_at(int(checkpoint["iteration"])) if env_id == config.env_id else {}
     batch_size = batch_size or config.batch_size
     env = make_vector_env(env_id, batch_size, env_kwargs)
     obs_size, num_actions = check_vector_env(env)

@@ -50,9 +50,9 @@ def _plot_panel(series: list[float], total_steps: int, height: int, label: str,
 def render_run(run_dir: str | Path, out_path: Optional[str | Path] = None, *, seed: int = 0,
                env_id: Optional[str] = None, fps: int = 8, deterministic: bool = False) -> Path:
     """Write a GIF of one episode of the run's trained agent; returns its path (default <run>/episode.gif)."""
-    policy, config, _ = load_policy(run_dir)
+    policy, config, checkpoint = load_policy(run_dir)
     env_id = env_id or config.env_id
-    env_kwargs = config.env_kwargs if env_id == config.env_id else {}
+    env_kwargs = config.env_kwargs_at(int(checkpoint["iteration"])) if env_id == config.env_id else {}
     try:
         env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
     except gym.error.Error as err:

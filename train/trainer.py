@@ -124,11 +124,13 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
 
-        self.env = make_vector_env(cfg.env_id, cfg.batch_size, cfg.env_kwargs)
+        self.env_kwargs = dict(cfg.env_kwargs)
+        self.env = make_vector_env(cfg.env_id, cfg.batch_size, self.env_kwargs)
         try:
             obs_size, num_actions = check_vector_env(self.env)
         except ValueError as err:
             raise ConfigError(f"environment {cfg.env_id!r}: {err}") from None
+        self._check_env_schedule(obs_size, num_actions)
         torch.manual_seed(cfg.seed)
         try:
             self.policy = build_policy(cfg, obs_size, num_actions)
@@ -149,11 +151,39 @@ class Trainer:
         else:
             self._restore(checkpoint)
             self._truncate_metrics(self.iteration)
+            self._enter_env_stage()
         self.writer = None
         if cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR), purge_step=self.iteration + 1)
+
+    # -- curriculum --------------------------------------------------------------------------------------------
+    def _check_env_schedule(self, obs_size: int, num_actions: int) -> None:
+        """Build the environment of every stage of env_schedule once: bad keywords or changed spaces are a
+        ConfigError now, not in the middle of the run."""
+        cfg = self.config
+        for stage in cfg.env_schedule:
+            kwargs = cfg.env_kwargs_at(stage["from_iteration"])
+            env = make_vector_env(cfg.env_id, cfg.batch_size, kwargs)
+            try:
+                spaces = check_vector_env(env)
+            except ValueError as err:
+                raise ConfigError(f"env_schedule, stage from iteration {stage['from_iteration']}: {err}") from None
+            finally:
+                env.close()
+            if spaces != (obs_size, num_actions):
+                raise ConfigError(
+                    f"env_schedule, stage from iteration {stage['from_iteration']} ({kwargs}): {spaces[0]} "
+                    f"observations and {spaces[1]} actions, the run starts with {obs_size} and {num_actions}")
+
+    def _enter_env_stage(self) -> None:
+        """Rebuild the environment when the run has reached a new stage of env_schedule."""
+        kwargs = self.config.env_kwargs_at(self.iteration)
+        if kwargs != self.env_kwargs:
+            self.env.close()
+            self.env = make_vector_env(self.config.env_id, self.config.batch_size, kwargs)
+            self.env_kwargs = kwargs
 
     # -- checkpoints -------------------------------------------------------------------------------------------
     def _payload(self) -> dict:
@@ -221,6 +251,7 @@ class Trainer:
     def train_iteration(self) -> dict:
         """Collect one batch of episodes and take one A2C step. Returns the iteration's statistics."""
         cfg = self.config
+        self._enter_env_stage()
         batch = collect_episodes(
             self.env, self.policy, generator=self.generator,
             seed=episode_seed(cfg.seed, self.iteration, cfg.batch_size),
