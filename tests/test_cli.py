@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from train.cli import main
+from train.presets import PRESETS
 from train.run_dir import CHECKPOINT_FILE, load_checkpoint
 
 TINY = ["--env", "BackpropamineMaze-v0", "--cell", "modplast", "--hidden-size", "12", "--batch-size", "3",
@@ -266,3 +267,15 @@ def test_env_schedule_flag_needs_an_iteration(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--env-schedule", "outcome_scale=0"])
     assert exit_info.value.code == 2 and "ITERATION:KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_its_run(name, tmp_path):
+    """Each preset resolves to a valid configuration whose envs (every env_schedule stage) and policy build."""
+    from train.config import build_config
+    from train.trainer import Trainer
+
+    config = build_config({}, {"preset": name, "tensorboard": False})
+    trainer = Trainer(config, tmp_path / name, progress=False)
+    assert trainer.policy.cell.hidden_size == config.hidden_size and trainer.iteration == 0
+    trainer.env.close()
