@@ -151,7 +151,6 @@ class Trainer:
         else:
             self._restore(checkpoint)
             self._truncate_metrics(self.iteration)
-            self._enter_env_stage()
         self.writer = None
         if cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
