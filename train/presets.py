@@ -75,14 +75,6 @@ PRESETS: dict[str, tuple[str, dict]] = {
         {**PAPER_CUE, "iterations": 1_000, "lr": 1e-3, "normalize_advantage": True, "gamma": 0.0,
          "env_kwargs": {"outcome_input": True}},
     ),
-    "cue-curriculum": (
-        "cue-outcome for 600 iterations, then the outcome input at zero (the paper's observation) up to 1,600: the "
-        "network learns to compute the outcome itself (departures: lr 1e-3, normalised advantages, gamma 0, the "
-        "curriculum).",
-        {**PAPER_CUE, "iterations": 1_600, "lr": 1e-3, "normalize_advantage": True, "gamma": 0.0,
-         "env_kwargs": {"outcome_input": True},
-         "env_schedule": [{"from_iteration": 600, "env_kwargs": {"outcome_scale": 0.0}}]},
-    ),
     "demo": (
         "Under a minute on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
         {**PAPER_MAZE, "hidden_size": 48, "iterations": 400, "lr": 1e-3, "normalize_advantage": True,
