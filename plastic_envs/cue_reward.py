@@ -249,7 +249,8 @@ class CueRewardCore:
         in_pair = (self.cue1 == self.target) | (self.cue2 == self.target)
         right = actions == in_pair
         rewards = np.where(go, self._rewards[right.view(np.int8)], 0.0)
-        self.prev_outcome = np.where(go, np.where(in_pair, 1.0, -1.0), 0.0).astype(np.float32)
+        if self.outcome_input:
+            self.prev_outcome = np.where(go, np.where(in_pair, 1.0, -1.0), 0.0).astype(np.float32)
         self.correct += go & right
         self.go_steps += go
         self.last_answer = np.where(go, actions, self.last_answer)
