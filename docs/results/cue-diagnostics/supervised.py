@@ -3,11 +3,12 @@
 Default network: torch.nn.LSTM(hidden 128) and a linear head. Data: 20,000 episodes of the task acted at random
 (the answer does not depend on the actions, the observations do). Training: cross-entropy on the right answer at
 the Go steps, Adam lr 1e-3, 3,000 updates of 64 episodes drawn from the data, gradient-norm clip 2. `--outcome`
-appends one input, the previous reward signed by the previous action (+1 when the target was in the last pair),
-which removes the action x reward product from what the network has to compute. `--fixed-target` is the control
-where cue 0 is always the target, so the answer is a first-order function of the trial's cues. Prints the training
-accuracy at the Go steps, averaged over the last 100 updates. `--cell KIND` trains one of the package's cells
-(`ActorCritic`'s policy head, N = `--hidden`, the initialisation scaled by `--init-scale`) instead of the LSTM.
+turns on the env's outcome_input (one more input: the previous reward signed by the previous action, +1 when the
+target was in the last pair), which removes the action x reward product from what the network has to compute.
+`--fixed-target` is the control where cue 0 is always the target, so the answer is a first-order function of the
+trial's cues. Prints the training accuracy at the Go steps, averaged over the last 100 updates. `--cell KIND`
+trains one of the package's cells (`ActorCritic`'s policy head, N = `--hidden`, the initialisation scaled by
+`--init-scale`) instead of the LSTM.
 
     python docs/results/cue-diagnostics/supervised.py [--env ENV_ID] [--outcome] [--fixed-target]
         [--cell KIND --hidden N --init-scale S]
@@ -36,7 +37,8 @@ rng = np.random.default_rng(0)
 chunk = 1000
 obs_chunks, go_chunks, label_chunks = [], [], []
 for c in range(args.episodes // chunk):
-    env = gym.make_vec(args.env, num_envs=chunk, vectorization_mode="vector_entry_point")
+    env = gym.make_vec(args.env, num_envs=chunk, vectorization_mode="vector_entry_point",
+                       outcome_input=args.outcome)
     core = env.unwrapped.core
     obs, _ = env.reset(seed=c * chunk, options={"target_cue": 0} if args.fixed_target else None)
     steps = []
@@ -49,10 +51,6 @@ for c in range(args.episodes // chunk):
 obs = torch.as_tensor(np.concatenate(obs_chunks, 1))  # (T, episodes, obs size)
 go = torch.as_tensor(np.concatenate(go_chunks, 1))  # (T, episodes) bool, the Go steps
 label = torch.as_tensor(np.concatenate(label_chunks, 1)).long()  # (T, episodes) 1 = target in the pair
-if args.outcome:
-    lay = core.obs_layout
-    outcome = obs[:, :, lay.prev_reward] * (obs[:, :, lay.prev_action][..., 1:] - obs[:, :, lay.prev_action][..., :1])
-    obs = torch.cat([obs, outcome], 2)
 if args.cell == "torch-lstm":
     lstm, head = torch.nn.LSTM(obs.shape[2], args.hidden), torch.nn.Linear(args.hidden, 2)
     params = list(lstm.parameters()) + list(head.parameters())
