@@ -31,6 +31,32 @@ from plastic_agents.policy import ActorCritic
 RECORDING_STEPS = 256
 
 
+class GumbelSampler:
+    """Draws actions from softmax(logits) by the Gumbel-max trick: argmax(logits + g), g = -log(-log U) with U
+    uniform, which is an exact sample of the categorical distribution.
+
+    The noise for `block` steps of `num_envs` x `num_actions` is drawn from the torch `generator` in one call
+    (float64, so U = 0 has probability 2^-53), which makes a step's sampling a NumPy add and argmax instead of a
+    softmax and a multinomial per step. The draws depend only on the generator's state and on how many steps were
+    taken, so a run resumed from a checkpointed generator samples the same actions.
+    """
+
+    def __init__(self, generator: torch.Generator, num_envs: int, num_actions: int, block: int = 64):
+        self.generator, self.shape, self.block = generator, (block, num_envs, num_actions), block
+        self.noise = np.empty(0)
+        self.used = block
+
+    def sample(self, logits: np.ndarray) -> np.ndarray:
+        """logits (num_envs, num_actions) float array -> actions (num_envs,) int64."""
+        if self.used == self.block:
+            u = torch.rand(self.shape, generator=self.generator, dtype=torch.float64)
+            self.noise = (-torch.log(-torch.log(u))).numpy()
+            self.used = 0
+        actions = np.argmax(logits + self.noise[self.used], axis=1)
+        self.used += 1
+        return actions
+
+
 @dataclass
 class EpisodeBatch:
     """B episodes, one per sub-env, time-major. T is the length of the longest episode (or the step cap).
@@ -117,8 +143,8 @@ def collect_episodes(
     Args:
         env: a vector env with Discrete actions and flat Box observations.
         policy: the actor-critic; its device is taken from its parameters.
-        generator: the torch Generator (on CPU) the actions are sampled from; checkpointing its state makes
-            training resume exactly.
+        generator: the torch Generator (on CPU) the actions are sampled from (see GumbelSampler);
+            checkpointing its state makes training resume exactly.
         seed: passed to `env.reset(seed=seed)` (None continues the env's own random streams).
         max_steps: a cap on the episode length; episodes still running then count as truncated.
         bootstrap_truncated: compute `bootstrap_values` for truncated episodes.
@@ -137,6 +163,8 @@ def collect_episodes(
     bootstrap = torch.zeros(num_envs)
     obs_list, act_list, rew_list, valid_list, hid_list, logit_list, value_list = [], [], [], [], [], [], []
 
+    sampler = None if deterministic else GumbelSampler(generator, num_envs, policy.num_actions)
+    head_w, head_b = policy.policy_head.weight.detach(), policy.policy_head.bias.detach()
     grad_mode = torch.enable_grad() if keep_graph else torch.no_grad()
     with grad_mode:
         for _ in range(max_steps):
@@ -145,13 +173,10 @@ def collect_episodes(
                 logits, value, x, state = policy.step(obs, state)
                 hid_list.append(x.detach())
             else:
-                logits = policy.policy_head(recording.step(obs))
-            if deterministic:
-                actions = logits.argmax(-1)
-            else:
-                probs = torch.softmax(logits.detach(), -1).cpu()
-                actions = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
-            obs_np, reward, terminated, trunc, infos = env.step(actions.cpu().numpy())
+                logits = torch.nn.functional.linear(recording.step(obs), head_w, head_b)
+            logits_np = logits.detach().cpu().numpy()
+            actions = logits_np.argmax(1) if sampler is None else sampler.sample(logits_np)
+            obs_np, reward, terminated, trunc, infos = env.step(actions)
 
             obs_list.append(obs)
             act_list.append(actions)
@@ -188,7 +213,7 @@ def collect_episodes(
 
     return EpisodeBatch(
         obs=torch.stack(obs_list),
-        actions=torch.stack(act_list),
+        actions=torch.as_tensor(np.stack(act_list), device=device),
         rewards=torch.as_tensor(np.stack(rew_list), device=device),
         valid=torch.as_tensor(np.stack(valid_list), device=device),
         truncated=torch.as_tensor(truncated, device=device),

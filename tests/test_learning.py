@@ -3,9 +3,10 @@
 The maze (BackpropamineMaze-v0, random level 7.8 per episode): `modplast` with N = 32, Adam lr 3e-3 and
 normalised advantages (the `maze-fast` preset at a smaller size) passes 20 within about 150 iterations of 30
 episodes. The easy cue task (chance 0, ideal observer 16.2): `modul` with N = 32 (the `cue-easy-fast` preset at a
-smaller size) with the two departures of the `cue-outcome` preset, gamma 0 and the env's outcome_input, passes
-12 within about 250 iterations; with the paper's gamma 0.9 or without the outcome input it stays at chance for
-thousands of iterations (docs/RESULTS.md).
+smaller size) with the two departures of the `cue-outcome` preset, gamma 0 and the env's outcome_input, leaves
+chance after a seed-dependent plateau: seeds 0-7 first pass 8 between iterations 300 and 675, and all eight are at
+15-16 held out after 1,000 (about 35 s); with the paper's gamma 0.9 or without the outcome input it stays at chance
+for thousands of iterations (docs/RESULTS.md).
 """
 
 import csv
@@ -41,14 +42,14 @@ def test_untrained_agent_is_at_chance(tmp_path):
     assert torch.isfinite(torch.tensor(result["reward_std"]))
 
 
-CUE_ITERATIONS = 300
+CUE_ITERATIONS = 1000
 CUE_SETTINGS = ["--preset", "cue-easy-fast", "--gamma", "0", "--env-kwarg", "outcome_input=true", "--hidden-size",
                 "32", "--seed", "0", "--no-progress", "--no-tensorboard"]
 
 
 def test_modul_learns_the_easy_cue_task_from_a_fixed_seed(tmp_path):
     run = tmp_path / "cue"
-    assert main(["train", *CUE_SETTINGS, "--iterations", str(CUE_ITERATIONS), "--log-every", "25",
+    assert main(["train", *CUE_SETTINGS, "--iterations", str(CUE_ITERATIONS), "--log-every", "50",
                  "--run-dir", str(run)]) == 0
     with (run / "metrics.csv").open() as handle:
         rewards = [float(row["reward_mean"]) for row in csv.DictReader(handle)]

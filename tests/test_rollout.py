@@ -8,7 +8,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import plastic_envs  # noqa: F401
 from plastic_agents import ActorCritic
-from plastic_agents.rollout import check_vector_env, collect_episodes
+from plastic_agents.rollout import GumbelSampler, check_vector_env, collect_episodes
 
 
 class CountdownEnv(gym.Env):
@@ -113,3 +113,16 @@ def test_unsupported_spaces_are_refused_clearly():
         check_vector_env(env)
     with pytest.raises(ValueError, match="VectorEnv"):
         check_vector_env(gym.make("CartPole-v1"))
+
+
+def test_gumbel_sampler_draws_the_softmax_distribution_reproducibly():
+    logits = np.array([[2.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0], [-30.0, 5.0, -30.0, -30.0]])
+    sampler = GumbelSampler(torch.Generator().manual_seed(0), 3, 4, block=50)
+    draws = np.stack([sampler.sample(logits) for _ in range(20_000)])       # crosses 400 noise blocks
+    probs = torch.softmax(torch.as_tensor(logits), -1).numpy()
+    for row in range(3):
+        freq = np.bincount(draws[:, row], minlength=4) / len(draws)
+        sigma = np.sqrt(probs[row] * (1 - probs[row]) / len(draws))
+        assert np.all(np.abs(freq - probs[row]) <= 5 * sigma + 1e-12), (row, freq, probs[row])
+    again = GumbelSampler(torch.Generator().manual_seed(0), 3, 4, block=50)
+    assert np.array_equal(np.stack([again.sample(logits) for _ in range(120)]), draws[:120])
