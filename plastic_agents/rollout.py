@@ -155,7 +155,8 @@ def collect_episodes(
     device = next(policy.parameters()).device
     num_envs = env.num_envs
     obs_np, _ = env.reset(seed=seed)
-    recording = None if keep_graph else start_recording(policy.cell, num_envs, min(max_steps, RECORDING_STEPS))
+    recording = None if keep_graph else start_recording(policy.cell, num_envs, min(max_steps, RECORDING_STEPS),
+                                                        readout=policy.policy_head)
     state = policy.initial_state(num_envs, device=device) if recording is None else None
 
     running = np.ones(num_envs, dtype=bool)
@@ -164,7 +165,7 @@ def collect_episodes(
     obs_list, act_list, rew_list, valid_list, hid_list, logit_list, value_list = [], [], [], [], [], [], []
 
     sampler = None if deterministic else GumbelSampler(generator, num_envs, policy.num_actions)
-    head_w, head_b = policy.policy_head.weight.detach(), policy.policy_head.bias.detach()
+    readout_np = None if recording is None else recording.readout_out.numpy()   # filled in place by each step
     grad_mode = torch.enable_grad() if keep_graph else torch.no_grad()
     with grad_mode:
         for _ in range(max_steps):
@@ -172,30 +173,34 @@ def collect_episodes(
             if recording is None:
                 logits, value, x, state = policy.step(obs, state)
                 hid_list.append(x.detach())
+                logits_np = logits.detach().cpu().numpy()
             else:
-                logits = torch.nn.functional.linear(recording.step(obs), head_w, head_b)
-            logits_np = logits.detach().cpu().numpy()
+                recording.step(obs)
+                logits_np = readout_np
             actions = logits_np.argmax(1) if sampler is None else sampler.sample(logits_np)
             obs_np, reward, terminated, trunc, infos = env.step(actions)
 
             obs_list.append(obs)
             act_list.append(actions)
-            rew_list.append(np.asarray(reward, dtype=np.float32) * running)
+            rew_list.append(np.array(reward, dtype=np.float32))     # a copy: an env may reuse its buffer
             valid_list.append(running.copy())
             if keep_graph:
                 logit_list.append(logits)
                 value_list.append(value)
 
-            ended = running & (np.asarray(terminated) | np.asarray(trunc))
-            truncated |= ended & np.asarray(trunc) & ~np.asarray(terminated)
-            if bootstrap_truncated and (ended & np.asarray(trunc)).any():
+            ended = running & np.logical_or(terminated, trunc)
+            if not ended.any():
+                continue
+            cut = ended & np.asarray(trunc) & ~np.asarray(terminated)
+            truncated |= cut
+            if bootstrap_truncated and cut.any():
                 state = state if recording is None else recording.state()
                 final = _final_observations(env, obs_np, infos, ended)
                 with torch.no_grad():
                     _, final_value, _, _ = policy.step(
                         torch.as_tensor(final, dtype=torch.float32, device=device), state
                     )
-                rows = torch.as_tensor(ended & np.asarray(trunc) & ~np.asarray(terminated))
+                rows = torch.as_tensor(cut)
                 bootstrap[rows] = final_value.float().cpu()[rows]
             running &= ~ended
             if not running.any():
@@ -211,11 +216,12 @@ def collect_episodes(
                 rows = torch.as_tensor(running)
                 bootstrap[rows] = final_value.float().cpu()[rows]
 
+    valid = np.stack(valid_list)
     return EpisodeBatch(
         obs=torch.stack(obs_list),
         actions=torch.as_tensor(np.stack(act_list), device=device),
-        rewards=torch.as_tensor(np.stack(rew_list), device=device),
-        valid=torch.as_tensor(np.stack(valid_list), device=device),
+        rewards=torch.as_tensor(np.stack(rew_list) * valid, device=device),
+        valid=torch.as_tensor(valid, device=device),
         truncated=torch.as_tensor(truncated, device=device),
         bootstrap_values=bootstrap.to(device),
         hidden=torch.stack(hid_list) if recording is None else recording.x_seq,

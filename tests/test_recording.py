@@ -49,6 +49,25 @@ def test_replay_matches_fused_sequence(kind, options, expected_steps):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9, msg=name)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_recording_readout_is_the_head_of_x_and_sparse_inputs_are_exact(dtype):
+    cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
+    head = torch.nn.Linear(N, 4)
+    cell, head = cell.to(dtype), head.to(dtype)
+    u = 2 * torch.randn(T, B, IN, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    u[:, :, 1:4] = 0                                   # zero inputs are skipped by the kernel: still exact
+    u[3] = 0
+    recording = start_recording(cell, B, T, readout=head)
+    x_fused, _ = cell.forward_sequence(u, cell.initial_state(B, dtype=dtype))
+    tol = dict(atol=1e-12, rtol=1e-10) if dtype == torch.float64 else dict(atol=2e-6, rtol=1e-5)
+    with torch.no_grad():
+        for t in range(T):
+            x = recording.step(u[t])
+            torch.testing.assert_close(x, x_fused[t], **tol)
+            torch.testing.assert_close(recording.readout_out, head(x), **tol)
+    assert start_recording(cell, B, T).readout_out.shape == (B, 0)
+
+
 def test_replay_recomputes_after_the_parameters_changed():
     cell, _ = fast_and_reference("modul", IN, N, seed=0, scale=0.8)
     cell = cell.double()

@@ -2,8 +2,10 @@
 through a rollout in place and keeps what the fused backward needs, so the A2C update skips the forward recompute.
 
 While acting (no autograd graph), `Recording.step(u)` runs one step of the compiled kernel on preallocated
-buffers: the traces H (and E) are updated in place, x(t) and M(t) are written into the recording, and every
-`segment` steps the traces entering the step are copied to a checkpoint, exactly what the fused forward saves.
+buffers: the input projection i2h(u), x(t), M(t) and, when the recording has a readout layer (the policy head),
+its output, all in one call; the traces H (and E) are updated in place, x(t) and M(t) are written into the
+recording, and every `segment` steps the traces entering the step are copied to a checkpoint, exactly what the
+fused forward saves.
 `replay(cell, u_seq, recording)` is then an autograd function whose forward returns the recorded x_seq (T, B, N)
 and whose backward is the fused kernel's backward (recompute each segment's traces from its checkpoint, then the
 hand-derived gradient), so the update costs one backward pass instead of a forward and a backward.
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+from torch import nn
 
 from .fused import _MODES, PLASTIC, MODUL, _Config, default_segment
 from .native import _native_grads, _scalar, load_kernels, supports
@@ -30,13 +33,16 @@ class Recording:
     hebb, elig (B, N, N) the current traces (elig empty unless `modul`); drive (B, N) the recurrent input of the
     next step, sum_i x_i (w_ij + A_ij H_ij), which the kernel accumulates while it updates the traces;
     h_ck, e_ck (n_ck, B, N, N) the traces entering steps 0, segment, 2 segment, ...; steps: the number of steps
-    taken.
+    taken; readout_out (B, A): readout(x(t)) of the last step when a readout layer (nn.Linear(N, A)) was given,
+    else (B, 0).
     """
 
-    def __init__(self, cell, batch_size: int, expected_steps: int, kernels):
+    def __init__(self, cell, batch_size: int, expected_steps: int, kernels, readout: Optional[nn.Linear] = None):
         p = cell.w
         n = cell.hidden_size
-        self.cell, self.kernels = cell, kernels
+        self.cell, self.kernels, self.readout = cell, kernels, readout
+        self.clip = float(cell.options["clip"])
+        self.readout_out = p.new_zeros(batch_size, 0 if readout is None else readout.out_features)
         self.mode = _MODES[cell.kind]
         self.segment = default_segment(expected_steps)
         self.steps = 0
@@ -58,6 +64,8 @@ class Recording:
         def d(t):
             return t.detach().contiguous()
 
+        self.w_in_t = cell.i2h.weight.detach().t().contiguous()
+        self.b_in = d(cell.i2h.bias)
         self.w = d(cell.w)
         self.amat = d(cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n))
         self.eta = _scalar(getattr(cell, "eta", None))
@@ -68,6 +76,8 @@ class Recording:
         fan = cell.options.get("modulator_fanout", False)
         self.fan_a = d(cell.fanout.weight[:, 0]) if fan else empty
         self.fan_c = d(cell.fanout.bias) if fan else empty
+        self.w_out = empty.view(0, n) if self.readout is None else d(self.readout.weight)
+        self.b_out = empty if self.readout is None else d(self.readout.bias)
 
     def _grow(self) -> None:
         """Double the step capacity (rare: only when the rollout outlasts `expected_steps`)."""
@@ -80,17 +90,17 @@ class Recording:
         if self.mode == MODUL:
             self.e_ck = torch.cat([self.e_ck, self.e_ck.new_empty(n_ck, *self.e_ck.shape[1:])])
 
-    @torch.no_grad()
     def step(self, u: torch.Tensor) -> torch.Tensor:
-        """One step: observation u (B, I) -> x(t) (B, N), a view into the recording (do not modify it)."""
+        """One step: observation u (B, I) -> x(t) (B, N), a view into the recording (do not modify it); also fills
+        readout_out.  Runs without autograd (the kernel writes plain buffers)."""
         t = self.steps
         if t + 1 >= self.xs_buf.shape[0]:
             self._grow()
-        cell = self.cell
-        a_t = torch.addmm(cell.i2h.bias, u, cell.i2h.weight.t())
-        self.kernels.step(self.mode, float(cell.options["clip"]), self.segment, t, a_t, self.xs_buf, self.ms,
+        u = u.to(self.w.dtype).contiguous()
+        self.kernels.step(self.mode, self.clip, self.segment, t, u, self.w_in_t, self.b_in, self.xs_buf, self.ms,
                           self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w, self.amat, self.eta,
-                          self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c)
+                          self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c, self.w_out, self.b_out,
+                          self.readout_out)
         self.steps = t + 1
         return self.xs_buf[t + 1]
 
@@ -114,17 +124,19 @@ def _versions(cell) -> tuple:
     return tuple(p._version for p in cell.parameters())
 
 
-def start_recording(cell, batch_size: int, expected_steps: int) -> Optional[Recording]:
-    """A Recording for `cell`, or None when recording does not apply (a kind other than the plastic RNN kinds,
-    parameters not on the CPU in float32/float64, the kernel disabled or not built, or a reference cell)."""
+def start_recording(cell, batch_size: int, expected_steps: int,
+                    readout: Optional[nn.Linear] = None) -> Optional[Recording]:
+    """A Recording for `cell` (with `readout`, an nn.Linear(N, A) such as the policy head, applied to x(t) at every
+    step), or None when recording does not apply (a kind other than the plastic RNN kinds, parameters not on the
+    CPU in float32/float64, the kernel disabled or not built, or a reference cell)."""
     if getattr(cell, "implementation", None) != "fast" or cell.kind not in _MODES:
         return None
-    if not supports(list(cell.parameters())):
+    if not supports(list(cell.parameters()) + ([] if readout is None else list(readout.parameters()))):
         return None
     kernels = load_kernels()
     if kernels is None or not hasattr(kernels, "step"):
         return None
-    return Recording(cell, batch_size, max(1, int(expected_steps)), kernels)
+    return Recording(cell, batch_size, max(1, int(expected_steps)), kernels, readout)
 
 
 class _Replay(torch.autograd.Function):

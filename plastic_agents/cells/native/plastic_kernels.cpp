@@ -248,28 +248,58 @@ std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool sav
 
 // One acting step t of a recorded rollout (see recording.py), per row in a single pass over the traces.
 // drive (B, N) holds r(t)_j = sum_i x_i(t-1) (w_ij + A_ij H_ij(t)), left by the previous step (zeros at t = 0), so
-// x(t) = tanh(a_t + r(t)) needs no pass over H; the pass that advances H (and E) to step t + 1 then accumulates
-// r(t+1) from the new traces.  Writes x(t) to xs_buf[t + 1] (row 0 holds x(-1) = 0) and M(t) to ms[t].
+// x(t) = tanh(b_in + W_in u(t) + r(t)) needs no pass over H; the pass that advances H (and E) to step t + 1 then
+// accumulates r(t+1) from the new traces.  Writes x(t) to xs_buf[t + 1] (row 0 holds x(-1) = 0), M(t) to ms[t],
+// the traces entering the step to checkpoint t / seg when seg divides t, and, when a readout is given (A > 0),
+// out (B, A) = b_out + W_out x(t) (the policy's logits, so acting needs no other op per step).
 template <typename T>
-void step_impl(const Params<T>& P, int64_t t, const T* a, T* xb, T* ms, T* H_all, T* E_all, T* drive) {
+struct StepIO {
+  const T *u, *w_in_t, *b_in, *w_out, *b_out;  // u (B, I), w_in_t (I, N) = W_in^T, b_in (N), W_out (A, N), b_out (A)
+  int64_t inputs, readouts;
+  T *xb, *ms, *H_all, *E_all, *drive, *h_ck, *e_ck, *out;
+};
+
+template <typename T>
+void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t n = P.n, nn = n * n, B = P.batch;
-    std::vector<T> rate(n), rx(n);
+    const int64_t n = P.n, nn = n * n, B = P.batch, I = io.inputs;
+    std::vector<T> rate(n), rx(n), pre(n);
     for (int64_t b = b0; b < b1; ++b) {
-      const T* p = xb + (t * B + b) * n;
-      T* x = xb + ((t + 1) * B + b) * n;
-      T* r = drive + b * n;
-      T* H = H_all + b * nn;
-      T* E = P.mode == MODUL ? E_all + b * nn : nullptr;
+      const T* p = io.xb + (t * B + b) * n;
+      T* x = io.xb + ((t + 1) * B + b) * n;
+      T* r = io.drive + b * n;
+      T* H = io.H_all + b * nn;
+      T* E = P.mode == MODUL ? io.E_all + b * nn : nullptr;
+      if (t % P.seg == 0) {
+        const int64_t s = t / P.seg;
+        std::memcpy(io.h_ck + (s * B + b) * nn, H, nn * sizeof(T));
+        if (E) std::memcpy(io.e_ck + (s * B + b) * nn, E, nn * sizeof(T));
+      }
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) x[j] = fast_tanh(a[b * n + j] + r[j]);
+      for (int64_t j = 0; j < n; ++j) pre[j] = io.b_in[j] + r[j];
+      for (int64_t k = 0; k < I; ++k) {
+        const T uk = io.u[b * I + k];
+        if (uk == T(0)) continue;  // one-hot observations: most inputs are zero
+        const T* wk = io.w_in_t + k * n;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) pre[j] += uk * wk[j];
+      }
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) x[j] = fast_tanh(pre[j]);
+      for (int64_t a = 0; a < io.readouts; ++a) {
+        const T* wa = io.w_out + a * n;
+        T s = io.b_out[a];
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < n; ++j) s += wa[j] * x[j];
+        io.out[b * io.readouts + a] = s;
+      }
       T m = T(0);
       if (P.mode != PLASTIC) {
         T s = P.mod_b;
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; ++j) s += P.mod_w[j] * x[j];
         m = fast_tanh(s);
-        ms[t * B + b] = m;
+        io.ms[t * B + b] = m;
       }
       rates(P, m, rate.data());
 #pragma omp simd
@@ -309,26 +339,31 @@ void step_impl(const Params<T>& P, int64_t t, const T* a, T* xb, T* ms, T* H_all
   });
 }
 
-void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor a_t, at::Tensor xs_buf, at::Tensor ms,
-          at::Tensor hebb, at::Tensor elig, at::Tensor drive, at::Tensor h_ck, at::Tensor e_ck, at::Tensor w,
-          at::Tensor alpha, double eta, double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a,
-          at::Tensor fan_c) {
-  const int64_t B = a_t.size(0), n = a_t.size(1);
+void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor u, at::Tensor w_in_t, at::Tensor b_in,
+          at::Tensor xs_buf, at::Tensor ms, at::Tensor hebb, at::Tensor elig, at::Tensor drive, at::Tensor h_ck,
+          at::Tensor e_ck, at::Tensor w, at::Tensor alpha, double eta, double eta_e, at::Tensor mod_w, double mod_b,
+          at::Tensor fan_a, at::Tensor fan_c, at::Tensor w_out, at::Tensor b_out, at::Tensor out) {
+  const int64_t B = hebb.size(0), n = hebb.size(1), I = w_in_t.size(0), A = w_out.size(0);
   TORCH_CHECK(t >= 0 && t + 1 < xs_buf.size(0) && (mode == PLASTIC || t < ms.size(0)), "step index out of range");
-  TORCH_CHECK(a_t.is_contiguous() && xs_buf.is_contiguous() && hebb.is_contiguous() && drive.is_contiguous(),
-              "step buffers must be contiguous");
-  if (t % seg == 0) {
-    TORCH_CHECK(t / seg < h_ck.size(0), "checkpoint index out of range");
-    h_ck[t / seg].copy_(hebb);
-    if (mode == MODUL) e_ck[t / seg].copy_(elig);
-  }
-  const auto empty = at::empty({0}, a_t.options());
-  AT_DISPATCH_FLOATING_TYPES(a_t.scalar_type(), "plastic_step", [&] {
-    auto P = make_params<scalar_t>(mode, clip, seg, a_t.view({1, B, n}), empty, w, alpha, eta, eta_e, mod_w, mod_b,
-                                   fan_a, fan_c);
-    step_impl<scalar_t>(P, t, a_t.data_ptr<scalar_t>(), xs_buf.data_ptr<scalar_t>(),
-                        mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), hebb.data_ptr<scalar_t>(),
-                        mode == MODUL ? elig.data_ptr<scalar_t>() : nullptr, drive.data_ptr<scalar_t>());
+  TORCH_CHECK(t % seg != 0 || t / seg < h_ck.size(0), "checkpoint index out of range");
+  TORCH_CHECK(u.dim() == 2 && u.size(0) == B && u.size(1) == I && w_in_t.size(1) == n && b_in.numel() == n,
+              "step input shapes do not match");
+  TORCH_CHECK(A == 0 || (w_out.size(1) == n && b_out.numel() == A && out.size(0) == B && out.size(1) == A),
+              "step readout shapes do not match");
+  for (const auto* x : {&u, &w_in_t, &b_in, &xs_buf, &hebb, &drive, &w_out, &b_out, &out})
+    TORCH_CHECK(x->is_contiguous() && x->scalar_type() == hebb.scalar_type(),
+                "step tensors must be contiguous and of one dtype");
+  const auto empty = at::empty({0}, hebb.options());
+  AT_DISPATCH_FLOATING_TYPES(hebb.scalar_type(), "plastic_step", [&] {
+    using T = scalar_t;
+    auto P = make_params<T>(mode, clip, seg, drive.view({1, B, n}), empty, w, alpha, eta, eta_e, mod_w, mod_b,
+                            fan_a, fan_c);
+    StepIO<T> io{u.data_ptr<T>(), w_in_t.data_ptr<T>(), b_in.data_ptr<T>(), A ? w_out.data_ptr<T>() : nullptr,
+                 A ? b_out.data_ptr<T>() : nullptr, I, A, xs_buf.data_ptr<T>(),
+                 mode == PLASTIC ? nullptr : ms.data_ptr<T>(), hebb.data_ptr<T>(),
+                 mode == MODUL ? elig.data_ptr<T>() : nullptr, drive.data_ptr<T>(), h_ck.data_ptr<T>(),
+                 mode == MODUL ? e_ck.data_ptr<T>() : nullptr, A ? out.data_ptr<T>() : nullptr};
+    step_impl<T>(P, t, io);
   });
 }
 
