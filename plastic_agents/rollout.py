@@ -45,6 +45,7 @@ class GumbelSampler:
         self.generator, self.shape, self.block = generator, (block, num_envs, num_actions), block
         self.noise = np.empty(0)
         self.used = block
+        self.perturbed = np.empty((num_envs, num_actions))     # logits + noise of the current step
 
     def sample(self, logits: np.ndarray) -> np.ndarray:
         """logits (num_envs, num_actions) float array -> actions (num_envs,) int64."""
@@ -52,7 +53,7 @@ class GumbelSampler:
             u = torch.rand(self.shape, generator=self.generator, dtype=torch.float64)
             self.noise = (-torch.log(-torch.log(u))).numpy()
             self.used = 0
-        actions = np.argmax(logits + self.noise[self.used], axis=1)
+        actions = np.add(logits, self.noise[self.used], out=self.perturbed).argmax(axis=1)
         self.used += 1
         return actions
 

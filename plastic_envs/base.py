@@ -121,16 +121,19 @@ def check_single_action(action: Any, num_actions: int) -> int:
 def check_batch_action(actions: Any, num_envs: int, num_actions: int) -> np.ndarray:
     """Validate a batch of actions: integer array-like of shape (num_envs,) with values in [0, num_actions).
 
-    Returns an int64 array (a copy). Raises TypeError for a non-integer dtype, ValueError for a wrong shape
-    or an out-of-range value.
+    Returns an int64 array: ``actions`` itself when it already is one (the cores never modify it), else a
+    converted copy. Raises TypeError for a non-integer dtype, ValueError for a wrong shape or an out-of-range
+    value.
     """
     arr = np.asarray(actions)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"actions must be an integer array of shape ({num_envs},), got dtype {arr.dtype}")
+    if arr.dtype != np.int64:
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"actions must be an integer array of shape ({num_envs},), got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
     if arr.shape != (num_envs,):
         raise ValueError(f"actions must have shape ({num_envs},), got shape {arr.shape}")
-    arr = arr.astype(np.int64)
-    if num_envs and (arr.min() < 0 or arr.max() >= num_actions):
+    # One reduction checks both ends: a negative int64 read as uint64 is above any valid action.
+    if num_envs and arr.view(np.uint64).max() >= num_actions:
         bad = arr[(arr < 0) | (arr >= num_actions)]
         raise ValueError(f"actions must be in [0, {num_actions}), got {bad[:5].tolist()}")
     return arr
@@ -275,8 +278,12 @@ class PlasticVectorEnv(VectorEnv):
 
     def _infos(self, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
         info = self._core.info()
-        for key in list(info):
-            info["_" + key] = np.ones(self.num_envs, dtype=np.bool_) if mask is None else mask.copy()
+        keys = list(info)
+        # One allocation for every key's mask; its rows do not overlap, so each mask is a separate array.
+        masks = np.empty((len(keys), self.num_envs), dtype=np.bool_)
+        masks[:] = True if mask is None else mask
+        for key, row in zip(keys, masks):
+            info["_" + key] = row
         return info
 
     def _check_reset_mask(self, mask: Any) -> np.ndarray:

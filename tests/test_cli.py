@@ -141,11 +141,13 @@ def test_bench_training_json(capsys, monkeypatch):
 
     original = bench.run_training_benchmark
     monkeypatch.setattr(bench, "run_training_benchmark",
-                        lambda iterations, overrides: original(iterations=1, overrides={
+                        lambda iterations, overrides: original(iterations=3, overrides={
                             **overrides, "batch_size": 2, "hidden_size": 8}))
     assert main(["bench", "--only", "training", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["training"]
     assert result["fast"]["episodes_per_s"] > 0 and result["naive"]["episodes_per_s"] > 0
+    assert len(result["round_speedups"]) == 3
+    assert min(result["round_speedups"]) <= result["speedup"] <= max(result["round_speedups"])
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -150,6 +150,8 @@ def test_observations_and_infos_are_fresh_objects(env_id):
     assert not np.shares_memory(v1, v2)
     for key in j1:
         assert not np.shares_memory(j1[key], j2[key])
+    arrays = [value for value in j2.values() if isinstance(value, np.ndarray)]
+    assert not any(np.shares_memory(a, b) for k, a in enumerate(arrays) for b in arrays[k + 1:])
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -231,12 +233,18 @@ def test_bad_actions_leave_state_unchanged(env_id):
                            (np.zeros((4, 1), dtype=np.int64), ValueError, "shape"),
                            (np.zeros(4, dtype=np.float32), TypeError, "dtype"),
                            (np.array([0, 1, n, 0]), ValueError, "in \\[0"),
-                           (np.array([0, -1, 0, 0]), ValueError, "in \\[0")):
+                           (np.array([0, -1, 0, 0]), ValueError, "in \\[0"),
+                           (np.array([0, -1, 0, 0], dtype=np.int8), ValueError, "in \\[0"),
+                           (np.array([0, 255, 0, 0], dtype=np.uint8), ValueError, "in \\[0"),
+                           (np.array([0, 9, 0, -5, 0, 0, 0, 0])[1::2], ValueError, "in \\[0")):
         with pytest.raises(err, match=what):
             venv.step(bad)
     actions = np.array([1, 0, 1, 1])
     for _ in range(3):
         np.testing.assert_array_equal(venv.step(actions)[0], vtwin.step(actions)[0])
+    # Other integer dtypes and strided views are valid actions too.
+    for valid in (np.array([1, 0, 1, 1], dtype=np.uint8), np.array([1, 9, 0, 9, 1, 9, 1, 9])[::2]):
+        np.testing.assert_array_equal(venv.step(valid)[0], vtwin.step(actions)[0])
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

@@ -7,6 +7,7 @@ Both run the same A2C update on the same env, so the ratio is the speed-up a use
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 
@@ -15,41 +16,44 @@ import torch
 from train.config import build_config
 
 
-def time_training(preset: str, implementation: str, iterations: int, overrides: dict) -> dict:
-    """Time `iterations` training iterations (after one warm-up) of a preset; returns episodes/s and s/iteration."""
+def run_training_benchmark(preset: str = "maze-paper", iterations: int = 5, overrides: dict | None = None) -> dict:
+    """Fast and naive training speed of `preset` in one run, and their ratio.
+
+    Both trainers are built and warmed up (one iteration each) first; then `iterations` rounds each time one
+    fast and one naive iteration, in alternating order, so that a slow spell of the machine falls on both alike.
+    The speed-up is the ratio of the two implementations' median iteration times (a median, because a shared
+    machine has slow spells that a total would carry); `round_speedups` gives the ratio per round, to show the
+    spread. Episodes/s and seconds per iteration are from the medians too.
+    """
     from train.trainer import Trainer
 
-    settings = {"implementation": implementation, "tensorboard": False, "iterations": iterations + 1,
-                "checkpoint_every": 10**9, "log_every": 10**9, **overrides}
-    config = build_config({}, {"preset": preset, **settings})
+    settings = {"tensorboard": False, "iterations": iterations + 1, "checkpoint_every": 10**9,
+                "log_every": 10**9, **(overrides or {})}
+    names = ("fast", "reference")
+    elapsed = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, tmp, progress=False)
-        trainer.train_iteration()
-        trainer.iteration += 1
-        start = time.perf_counter()
-        for _ in range(iterations):
-            trainer.train_iteration()
-            trainer.iteration += 1
-        if config.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        trainer.env.close()
-    return {
-        "implementation": implementation,
-        "seconds_per_iteration": elapsed / iterations,
-        "episodes_per_s": iterations * config.batch_size / elapsed,
-    }
-
-
-def run_training_benchmark(preset: str = "maze-paper", iterations: int = 5, overrides: dict | None = None) -> dict:
-    """Fast and naive training speed of `preset` in one run, and their ratio."""
-    overrides = overrides or {}
-    fast = time_training(preset, "fast", iterations, overrides)
-    naive = time_training(preset, "reference", iterations, overrides)
-    return {
-        "preset": preset,
-        "iterations": iterations,
-        "fast": fast,
-        "naive": naive,
-        "speedup": fast["episodes_per_s"] / naive["episodes_per_s"],
-    }
+        trainers = {}
+        for name in names:
+            config = build_config({}, {"preset": preset, **settings, "implementation": name})
+            trainers[name] = Trainer(config, f"{tmp}/{name}", progress=False)
+            trainers[name].train_iteration()
+            trainers[name].iteration += 1
+        cuda = config.device.startswith("cuda")
+        for k in range(iterations):
+            for name in (names if k % 2 == 0 else names[::-1]):
+                start = time.perf_counter()
+                trainers[name].train_iteration()
+                if cuda:
+                    torch.cuda.synchronize()
+                elapsed[name].append(time.perf_counter() - start)
+                trainers[name].iteration += 1
+        for trainer in trainers.values():
+            trainer.env.close()
+    result = {"preset": preset, "iterations": iterations}
+    for key, name in (("fast", "fast"), ("naive", "reference")):
+        median = statistics.median(elapsed[name])
+        result[key] = {"implementation": name, "seconds_per_iteration": median,
+                       "episodes_per_s": config.batch_size / median}
+    result["speedup"] = result["naive"]["seconds_per_iteration"] / result["fast"]["seconds_per_iteration"]
+    result["round_speedups"] = [n / f for f, n in zip(elapsed["fast"], elapsed["reference"])]
+    return result

@@ -96,7 +96,8 @@ class Recording:
         t = self.steps
         if t + 1 >= self.xs_buf.shape[0]:
             self._grow()
-        u = u.to(self.w.dtype).contiguous()
+        if u.dtype != self.w.dtype or not u.is_contiguous():     # (the checks cost less than a no-op .to())
+            u = u.to(self.w.dtype).contiguous()
         self.kernels.step(self.mode, self.clip, self.segment, t, u, self.w_in_t, self.b_in, self.xs_buf, self.ms,
                           self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w, self.amat, self.eta,
                           self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c, self.w_out, self.b_out,
