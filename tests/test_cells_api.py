@@ -48,6 +48,23 @@ def test_options_and_defaults():
     assert float(make_cell("rnn", 3, 4, init_scale=0.0).w.detach().abs().max()) == 0.0
 
 
+@pytest.mark.parametrize("implementation", ["fast", "reference"])
+@pytest.mark.parametrize("kind", ["modplast", "modul", "modplast_lstm", "modul_lstm"])
+def test_zero_modulator_init_keeps_the_traces_at_zero_until_trained(kind, implementation):
+    torch.manual_seed(0)
+    assert make_cell(kind, 3, 4).options["modulator_init"] == "default"
+    assert float(make_cell(kind, 3, 4).h2mod.weight.detach().abs().max()) > 0
+    cell = make_cell(kind, 3, 4, implementation=implementation, modulator_init="zero")
+    assert float(cell.h2mod.weight.detach().abs().max()) == 0 and float(cell.h2mod.bias.detach()) == 0
+    u = torch.randn(6, 2, 3)
+    xs, state = cell.forward_sequence(u, cell.initial_state(2))
+    with torch.no_grad():
+        assert float(cell.modulation(xs).abs().max()) == 0
+    assert float(state.hebb.detach().abs().max()) == 0
+    xs.sum().backward()   # the modulator still gets a gradient, through the eligibility traces or x x^T
+    assert float(cell.h2mod.weight.grad.abs().max()) > 0
+
+
 def test_modulation():
     cell = make_cell("modplast", 3, 4, modulator_fanout=True)
     x = torch.randn(5, 2, 4)
@@ -70,6 +87,8 @@ def test_modulation():
     (lambda: make_cell("plastic", 3, 4, alpha_mode="row"), "alpha_mode must be one of"),
     (lambda: make_cell("plastic", 3, 4, clip=0), "clip must be > 0"),
     (lambda: make_cell("modul", 3, 4, modulator_fanout="yes"), "modulator_fanout must be a bool"),
+    (lambda: make_cell("modul", 3, 4, modulator_init="small"), "modulator_init must be one of default, zero"),
+    (lambda: make_cell("plastic", 3, 4, modulator_init="zero"), "unknown option.*modulator_init"),
 ])
 def test_bad_construction(call, match):
     with pytest.raises(ValueError, match=match):

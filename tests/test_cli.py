@@ -14,7 +14,7 @@ from PIL import Image
 
 from train.cli import main
 from train.presets import PRESETS
-from train.run_dir import CHECKPOINT_FILE, load_checkpoint
+from train.run_dir import CHECKPOINT_FILE, load_checkpoint, load_run_config
 
 TINY = ["--env", "BackpropamineMaze-v0", "--cell", "modplast", "--hidden-size", "12", "--batch-size", "3",
         "--lr", "3e-3", "--no-progress", "--no-tensorboard"]
@@ -104,6 +104,18 @@ def test_config_file_preset_and_flags_resolve_in_order(tmp_path):
     assert load_checkpoint(run)["hidden_size"] == 9
 
 
+def test_modulator_init_flag_reaches_the_modulated_cells_only(tmp_path):
+    run = tmp_path / "modul"
+    assert main(["train", *TINY, "--cell", "modul", "--modulator-init", "zero", "--iterations", "1",
+                 "--run-dir", str(run)]) == 0
+    policy = load_checkpoint(run)["policy"]
+    assert load_run_config(run).modulator_init == "zero"
+    assert float(policy["cell.h2mod.weight"].abs().max()) < 0.01     # zero, moved by one update at most
+    plain = tmp_path / "plastic"        # a kind without a modulator ignores it, as eta_init is ignored by rnn
+    assert main(["train", *TINY, "--cell", "plastic", "--modulator-init", "zero", "--iterations", "1",
+                 "--run-dir", str(plain)]) == 0
+
+
 def test_evaluate_render_and_match_params(tmp_path, capsys):
     run = tmp_path / "run"
     assert _train(run, "--iterations", "2", "--match-params", "1500") == 0
@@ -164,6 +176,7 @@ def test_bench_training_json(capsys, monkeypatch):
     (["render", "no/such/run"], "no/such/run"),
     (["bench", "--only", "gpu"], "gpu"),
     (["train", "--device", "tpu"], "device"),
+    (["train", "--modulator-init", "tiny"], "modulator_init must be one of default, zero"),
     (["train", "--device", "cuda:7"], "cuda:7"),
     (["train", "--env", "BackpropamineCueReward-Easy-v0", "--env-kwarg", "outcome_input=true", "--env-schedule",
       "5:outcome_scale=7"], "outcome_scale"),

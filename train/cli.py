@@ -33,6 +33,8 @@ CONFIG_FLAGS = [
     ("--hidden-size", "hidden_size", int, "number of recurrent neurons N"),
     ("--match-params", "match_params", int, "pick the hidden size whose parameter count is closest to this"),
     ("--eta-init", "eta_init", float, "initial eta / etaE of the kinds that have one"),
+    ("--modulator-init", "modulator_init", str, "default or zero: the modulator layer's initialisation (modulated "
+                                                "kinds)"),
     ("--implementation", "implementation", str, "fast (default) or reference (naive cell, graph while acting)"),
     ("--iterations", "iterations", int, "number of updates (each runs batch-size whole episodes)"),
     ("--batch-size", "batch_size", int, "parallel episodes per update (B)"),

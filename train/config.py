@@ -19,6 +19,7 @@ import torch
 import yaml
 
 from plastic_agents.a2c import A2CConfig
+from plastic_agents.cells.options import MODULATOR_INITS
 
 
 class ConfigError(ValueError):
@@ -58,9 +59,12 @@ class TrainConfig:
     match_params: Optional[int] = None
     """If set, pick the hidden size whose parameter count is closest to this number."""
     cell_options: dict = field(default_factory=dict)
-    """Options of the cell (clip, alpha_mode, modulator_fanout, eta_init, init_scale)."""
+    """Options of the cell (clip, alpha_mode, modulator_fanout, modulator_init, eta_init, init_scale)."""
     eta_init: Optional[float] = None
     """Initial plasticity rate (eta, or etaE for `modul`) of the kinds that have one; None keeps the cell's default."""
+    modulator_init: Optional[str] = None
+    """Initialisation of the modulator layer of the modulated kinds: 'default' (PyTorch's, the paper's) or 'zero'
+    (M(t) = 0 and the traces 0 until training moves it); None keeps the cell's default. Other kinds ignore it."""
     implementation: str = "fast"
     """'fast' (sequence kernels, acting without a graph) or 'reference' (the naive cell, graph built while acting)."""
     iterations: int = 1000
@@ -104,6 +108,9 @@ class TrainConfig:
             raise ConfigError(f"implementation must be 'fast' or 'reference', got {self.implementation!r}")
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ConfigError(f"device must be 'cpu' or 'cuda[:K]', got {self.device!r}")
+        if self.modulator_init is not None and self.modulator_init not in MODULATOR_INITS:
+            raise ConfigError(f"modulator_init must be one of {', '.join(MODULATOR_INITS)}, got "
+                              f"{self.modulator_init!r}")
         for name in ("env_kwargs", "cell_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a mapping, got {getattr(self, name)!r}")

@@ -61,10 +61,13 @@ def default_cell_options(kind: str) -> dict:
 
 
 def cell_options(config: TrainConfig) -> dict:
-    """The cell's keyword options: `cell_options` plus `eta_init` for the kinds that have a plasticity rate."""
+    """The cell's keyword options: `cell_options` plus `eta_init` and `modulator_init` for the kinds that have a
+    plasticity rate or a modulator."""
     options = dict(config.cell_options)
-    if config.eta_init is not None and "eta_init" in default_cell_options(config.cell):
-        options.setdefault("eta_init", config.eta_init)
+    accepted = default_cell_options(config.cell)
+    for name in ("eta_init", "modulator_init"):
+        if getattr(config, name) is not None and name in accepted:
+            options.setdefault(name, getattr(config, name))
     return options
 
 

@@ -8,20 +8,25 @@ MODULATED_KINDS = frozenset({"modplast", "modul", "modplast_lstm", "modul_lstm"}
 RETROACTIVE_KINDS = frozenset({"modul", "modul_lstm"})
 LSTM_KINDS = frozenset({"lstm", "plastic_lstm", "modplast_lstm", "modul_lstm"})
 ALPHA_MODES = ("connection", "neuron", "scalar")
+MODULATOR_INITS = ("default", "zero")
 
 # Defaults per kind.  `eta_init` is the initial plasticity rate eta (plastic kinds) or the eligibility rate
-# eta_e (retroactive kinds); `init_scale` scales the 0.01 * U(0, 1) initialisation of w (RNN kinds) and alpha.
+# eta_e (retroactive kinds); `init_scale` scales the 0.01 * U(0, 1) initialisation of w (RNN kinds) and alpha;
+# `modulator_init` is "default" (PyTorch's nn.Linear initialisation of the modulator layer, the paper's) or "zero"
+# (its weights and bias start at 0, so M(t) = 0 and the traces 0 at first, however the network starts).
 _DEFAULTS = {
     "rnn": {"init_scale": 0.01},
     "lstm": {},
     "plastic": {"clip": 1.0, "alpha_mode": "connection", "eta_init": 0.01, "init_scale": 0.01},
-    "modplast": {"clip": 1.0, "alpha_mode": "connection", "modulator_fanout": False, "init_scale": 0.01},
-    "modul": {"clip": 1.0, "alpha_mode": "connection", "modulator_fanout": False, "eta_init": 0.01,
-              "init_scale": 0.01},
+    "modplast": {"clip": 1.0, "alpha_mode": "connection", "modulator_fanout": False, "modulator_init": "default",
+                 "init_scale": 0.01},
+    "modul": {"clip": 1.0, "alpha_mode": "connection", "modulator_fanout": False, "modulator_init": "default",
+              "eta_init": 0.01, "init_scale": 0.01},
     "plastic_lstm": {"clip": 2.0, "alpha_mode": "neuron", "eta_init": 0.01, "init_scale": 0.01},
-    "modplast_lstm": {"clip": 2.0, "alpha_mode": "neuron", "modulator_fanout": True, "init_scale": 0.01},
-    "modul_lstm": {"clip": 2.0, "alpha_mode": "neuron", "modulator_fanout": True, "eta_init": 0.01,
-                   "init_scale": 0.01},
+    "modplast_lstm": {"clip": 2.0, "alpha_mode": "neuron", "modulator_fanout": True, "modulator_init": "default",
+                      "init_scale": 0.01},
+    "modul_lstm": {"clip": 2.0, "alpha_mode": "neuron", "modulator_fanout": True, "modulator_init": "default",
+                   "eta_init": 0.01, "init_scale": 0.01},
 }
 
 
@@ -66,6 +71,9 @@ def resolve_options(kind: str, options: dict) -> dict:
     if "alpha_mode" in resolved and resolved["alpha_mode"] not in ALPHA_MODES:
         raise ValueError(f"option alpha_mode must be one of {', '.join(ALPHA_MODES)}, "
                          f"got {resolved['alpha_mode']!r}")
+    if "modulator_init" in resolved and resolved["modulator_init"] not in MODULATOR_INITS:
+        raise ValueError(f"option modulator_init must be one of {', '.join(MODULATOR_INITS)}, "
+                         f"got {resolved['modulator_init']!r}")
     if "modulator_fanout" in resolved and not isinstance(resolved["modulator_fanout"], bool):
         raise ValueError(f"option modulator_fanout must be a bool, got {resolved['modulator_fanout']!r}")
     return resolved

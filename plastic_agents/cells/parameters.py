@@ -6,7 +6,8 @@ RNN kinds (N hidden, I inputs):
   alpha  (N, N) / (N,) / (1,)   plasticity coefficients for alpha_mode connection / neuron (per postsynaptic j) / scalar
   eta    (1,)                   Hebbian rate of `plastic`
   eta_e  (1,)                   eligibility rate of `modul`
-  h2mod  nn.Linear(N, 1)        modulator M = tanh(h2mod(x)) of the modulated kinds
+  h2mod  nn.Linear(N, 1)        modulator M = tanh(h2mod(x)) of the modulated kinds (all zero at first with the
+                                option modulator_init="zero")
   fanout nn.Linear(1, N)        optional per-neuron fan-out eta_j = a_j M + c_j (weight a (N, 1), bias c (N,))
 LSTM kinds (gate order in i2h's rows: input i, forget f, output o, cell input g):
   i2h    nn.Linear(I, 4N)       input weights and biases of the three gates and of g
@@ -51,6 +52,10 @@ def build_parameters(module: nn.Module, kind: str, input_size: int, hidden_size:
         module.eta_e = nn.Parameter(torch.full((1,), options["eta_init"]))
     if kind in MODULATED_KINDS:
         module.h2mod = nn.Linear(n, 1)
+        if options["modulator_init"] == "zero":
+            with torch.no_grad():
+                module.h2mod.weight.zero_()
+                module.h2mod.bias.zero_()
         if options["modulator_fanout"]:
             # Starts as the plain modulator (a = 1, c = 0): eta_j(t) = M(t) for every j.
             module.fanout = nn.Linear(1, n)
