@@ -16,7 +16,7 @@ import torch
 from train.config import build_config
 
 
-def run_training_benchmark(preset: str = "maze-paper", iterations: int = 5, overrides: dict | None = None) -> dict:
+def run_training_benchmark(preset: str = "maze-paper", iterations: int = 10, overrides: dict | None = None) -> dict:
     """Fast and naive training speed of `preset` in one run, and their ratio.
 
     Both trainers are built and warmed up (one iteration each) first; then `iterations` rounds each time one
