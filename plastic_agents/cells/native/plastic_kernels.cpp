@@ -3,8 +3,8 @@
 // Every batch row b evolves independently, so each row runs all T steps on its own (B-parallel with
 // at::parallel_for); its (N, N) traces stay in the core's cache across the steps.  Per step the forward makes two
 // passes over the row's traces (y = p (w + A*H), then the clipped trace update fused with the eligibility update);
-// the backward recomputes each segment's traces from a checkpoint and makes two passes per step (gradient through
-// clip/trace update/eligibility, then through y with the alpha gradient).
+// the backward recomputes each segment's traces from a checkpoint and makes one sweep per step over the gradient
+// traces (through y of step t with the alpha gradient, then through clip/trace update/eligibility of step t - 1).
 //
 // Conventions: H[i*N + j], i presynaptic, j postsynaptic; A = alpha expanded to (N, N) by the caller.
 // rate_j(t) = eta (kind plastic), m(t) (modulated) or fan_c_j + m(t) fan_a_j (fan-out).
@@ -367,24 +367,109 @@ void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor u, at::T
   });
 }
 
+// The backward's view of one step t of one row: its inputs (traces entering the step, x(t-1), x(t), rate) and
+// its per-step gradient vectors, each (N).
+template <typename T>
+struct BackStep {
+  const T *h, *e, *p, *x;  // H(t), E(t) (N, N) row-major (e: modul only); p = x(t-1), x = x(t)
+  T m;                     // M(t)
+  T *rate, *rx, *z, *drate, *dp;
+  T sum_ge_e;              // modul: sum_ij g_E_ij E_ij, for d_eta_e
+};
+
+// One sweep over the rows i of the gradient traces gh (dL/dH) and ge (dL/dE), doing for each row
+//   pass 2 of step s2 (DO2): through y_j = sum_i p_i (w_ij + A_ij H_ij): d_p_i, gh += p_i d_pre_j A_ij and
+//     d_alpha += p_i d_pre_j H_ij;
+//   then pass 1 of step s1 (DO1), the step before: through the clip of H(t+1) = clip(H + rate_j R) (gh <- gh *
+//     mask), the trace update and, for modul, the eligibility update.
+// Row i of pass 1 needs only row i of what pass 2 leaves, so one sweep does both while the row is in registers:
+// the gradient traces are read and written once per step instead of twice.
+template <typename T, bool MOD, bool DO2, bool DO1>
+inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T>& s1, T* gh, T* ge, T* dal) {
+  const int64_t n = P.n;
+  const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
+  T sge = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    T* ghr = gh + i * n;
+    T* ger = MOD ? ge + i * n : nullptr;
+    T* dar = dal + i * n;
+    const T* wr = P.w + i * n;
+    const T* ar = P.alpha + i * n;
+    const T* h2 = DO2 ? s2.h + i * n : nullptr;
+    const T* h1 = DO1 ? s1.h + i * n : nullptr;
+    const T* e1 = (DO1 && MOD) ? s1.e + i * n : nullptr;
+    const T p2 = DO2 ? s2.p[i] : T(0), p1 = DO1 ? s1.p[i] : T(0);
+    const T *x1 = s1.x, *rate1 = s1.rate, *rx1 = s1.rx;
+    T *z1 = s1.z, *drate1 = s1.drate;
+    T acc = 0, dpi = 0;
+#pragma omp simd reduction(+ : acc, dpi, sge)
+    for (int64_t j = 0; j < n; ++j) {
+      T g = ghr[j];
+      if constexpr (DO2) {
+        const T a = ar[j], hv = h2[j];
+        acc += (wr[j] + a * hv) * dpre[j];
+        const T pd = p2 * dpre[j];
+        g += pd * a;
+        dar[j] += pd * hv;
+      }
+      if constexpr (DO1) {
+        if constexpr (MOD) {
+          const T raw = mul_add(rate1[j], e1[j], h1[j]);
+          const T gr = std::abs(raw) <= c ? g : T(0);
+          const T gE = ger[j];
+          z1[j] += p1 * gE;
+          dpi += gE * x1[j];
+          sge += gE * e1[j];
+          drate1[j] += gr * e1[j];
+          ger[j] = de * gE + gr * rate1[j];
+          g = gr;
+        } else {
+          const T raw = mul_add(p1, rx1[j], h1[j]);
+          const T gr = std::abs(raw) <= c ? g : T(0);
+          z1[j] += p1 * gr;
+          dpi += gr * rx1[j];
+          g = gr;
+        }
+      }
+      ghr[j] = g;
+    }
+    if (DO2) s2.dp[i] += acc;
+    if (DO1) s1.dp[i] = MOD ? ee * dpi : dpi;
+  }
+  if (DO1) s1.sum_ge_e = sge;
+}
+
 // Per-row gradient accumulators, summed over rows by the caller: d_alpha (B, N, N), d_mod_w, d_fan_a, d_fan_c
 // (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).
-template <typename T>
-void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
+//
+// Per row and segment (last first): recompute the segment's traces from its checkpoint, then for each step t,
+// last first: pass 1 of step t (done by the previous sweep, or alone at the segment's last step and after a
+// reset), the step's vector part (z, rate and modulator gradients, d_pre), then pass 2 of step t fused with pass 1
+// of step t - 1 (see sweep), unless t starts the segment or resets the row.
+template <typename T, bool MOD>
+void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
                    const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
                    T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
     const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len, seg = P.seg;
-    const bool modul = P.mode == MODUL, modulated = P.mode != PLASTIC;
+    const bool modulated = P.mode != PLASTIC;
     const int64_t n_seg = (TT + seg - 1) / seg;
-    // Locals, not captured references: the compiler keeps them in registers and vectorizes the row loops.
-    const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
+    const T ee = P.eta_e;
     const int64_t len = std::min(seg, TT);
-    std::vector<T> hs(len * nn), es(modul ? len * nn : 0);
-    std::vector<T> rate(n), rx(n), gx(n), dp(n), dpre(n), z(n), drate(n), carry(n), tmp(n);
+    std::vector<T> hs(len * nn), es(MOD ? len * nn : 0);
+    std::vector<T> vec(10 * n), gx(n), dpre(n), carry(n), rate_scratch(n), rx_scratch(n);
+    BackStep<T> steps[2];
+    for (int k = 0; k < 2; ++k) {
+      T* v = vec.data() + 5 * k * n;
+      steps[k].rate = v;
+      steps[k].rx = v + n;
+      steps[k].z = v + 2 * n;
+      steps[k].drate = v + 3 * n;
+      steps[k].dp = v + 4 * n;
+    }
     for (int64_t b = b0; b < b1; ++b) {
       T* gh = g_h_all + b * nn;
-      T* ge = modul ? g_e_all + b * nn : nullptr;
+      T* ge = MOD ? g_e_all + b * nn : nullptr;
       T* dal = d_alpha_all + b * nn;
       T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
       T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
@@ -395,102 +480,75 @@ void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
         const int64_t t0 = s * seg, t1 = std::min(TT, t0 + seg);
         // Recompute the traces entering steps t0 .. t1-1 (after their resets).
         std::memcpy(hs.data(), h_ck + (s * B + b) * nn, nn * sizeof(T));
-        if (modul) std::memcpy(es.data(), e_ck + (s * B + b) * nn, nn * sizeof(T));
+        if (MOD) std::memcpy(es.data(), e_ck + (s * B + b) * nn, nn * sizeof(T));
         for (int64_t t = t0; t + 1 < t1; ++t) {
           const int64_t i = t - t0;
-          rates(P, modulated ? ms[t * B + b] : T(0), rate.data());
+          T* rate = rate_scratch.data();
+          rates(P, modulated ? ms[t * B + b] : T(0), rate);
           T* hn = hs.data() + (i + 1) * nn;
-          T* en = modul ? es.data() + (i + 1) * nn : nullptr;
-          trace_update(P, hs.data() + i * nn, hn, modul ? es.data() + i * nn : nullptr, en,
-                       ps + (t * B + b) * n, xs + (t * B + b) * n, rate.data(), rx.data());
+          T* en = MOD ? es.data() + (i + 1) * nn : nullptr;
+          trace_update(P, hs.data() + i * nn, hn, MOD ? es.data() + i * nn : nullptr, en,
+                       ps + (t * B + b) * n, xs + (t * B + b) * n, rate, rx_scratch.data());
           if (P.has_keep && P.keep[(t + 1) * B + b] == T(0)) {
             std::memset(hn, 0, nn * sizeof(T));
-            if (modul) std::memset(en, 0, nn * sizeof(T));
+            if (MOD) std::memset(en, 0, nn * sizeof(T));
           }
         }
+        // Fill steps[t & 1] with step t's inputs and zeroed gradient vectors.
+        auto prepare = [&](int64_t t) -> BackStep<T>& {
+          BackStep<T>& st = steps[t & 1];
+          st.h = hs.data() + (t - t0) * nn;
+          st.e = MOD ? es.data() + (t - t0) * nn : nullptr;
+          st.p = ps + (t * B + b) * n;
+          st.x = xs + (t * B + b) * n;
+          st.m = modulated ? ms[t * B + b] : T(0);
+          rates(P, st.m, st.rate);
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) {
+            st.rx[j] = st.rate[j] * st.x[j];
+            st.z[j] = T(0);
+            st.drate[j] = T(0);
+          }
+          st.sum_ge_e = T(0);
+          return st;
+        };
+        sweep<T, MOD, false, true>(P, dpre.data(), steps[0], prepare(t1 - 1), gh, ge, dal);
         for (int64_t t = t1 - 1; t >= t0; --t) {
-          const T* h = hs.data() + (t - t0) * nn;
-          const T* e = modul ? es.data() + (t - t0) * nn : nullptr;
-          const T* p = ps + (t * B + b) * n;
-          const T* x = xs + (t * B + b) * n;
-          const T m = modulated ? ms[t * B + b] : T(0);
-          rates(P, m, rate.data());
+          BackStep<T>& st = steps[t & 1];
+          const T* x = st.x;
           const T* gxt = g_xs + (t * B + b) * n;
-#pragma omp simd
-          for (int64_t j = 0; j < n; ++j) gx[j] = gxt[j] + carry[j];
-          std::fill(z.begin(), z.end(), T(0));
-          std::fill(drate.begin(), drate.end(), T(0));
-          // Pass 1: gradient through the clip (g_h <- g_r = g_h * mask), the trace and eligibility updates.
-          if (modul) {
-            T sum_ge_e = 0;
-            for (int64_t i = 0; i < n; ++i) {
-              const T* hr = h + i * n;
-              const T* er = e + i * n;
-              T* ghr = gh + i * n;
-              T* ger = ge + i * n;
-              const T pi = p[i];
-              T dpi = 0;
-#pragma omp simd reduction(+ : dpi, sum_ge_e)
-              for (int64_t j = 0; j < n; ++j) {
-                const T raw = mul_add(rate[j], er[j], hr[j]);
-                const T gr = std::abs(raw) <= c ? ghr[j] : T(0);
-                ghr[j] = gr;
-                const T g = ger[j];
-                z[j] += pi * g;
-                dpi += g * x[j];
-                sum_ge_e += g * er[j];
-                drate[j] += gr * er[j];
-                ger[j] = de * g + gr * rate[j];
-              }
-              dp[i] = ee * dpi;
-            }
+          // The step's vector part: gradients of x(t) through the trace update, the rate and the modulator.
+          if (MOD) {
             T zx = 0;
-#pragma omp simd
+#pragma omp simd reduction(+ : zx)
             for (int64_t j = 0; j < n; ++j) {
-              zx += z[j] * x[j];
-              gx[j] += ee * z[j];
+              zx += st.z[j] * x[j];
+              gx[j] = gxt[j] + carry[j] + ee * st.z[j];
             }
-            d_eta_e += zx - sum_ge_e;
+            d_eta_e += zx - st.sum_ge_e;
           } else {
 #pragma omp simd
-            for (int64_t j = 0; j < n; ++j) rx[j] = rate[j] * x[j];
-            for (int64_t i = 0; i < n; ++i) {
-              const T* hr = h + i * n;
-              T* ghr = gh + i * n;
-              const T pi = p[i];
-              T dpi = 0;
-#pragma omp simd reduction(+ : dpi)
-              for (int64_t j = 0; j < n; ++j) {
-                const T raw = mul_add(pi, rx[j], hr[j]);
-                const T gr = std::abs(raw) <= c ? ghr[j] : T(0);
-                ghr[j] = gr;
-                z[j] += pi * gr;
-                dpi += gr * rx[j];
-              }
-              dp[i] = dpi;
-            }
-#pragma omp simd
             for (int64_t j = 0; j < n; ++j) {
-              drate[j] = z[j] * x[j];
-              gx[j] += rate[j] * z[j];
+              st.drate[j] = st.z[j] * x[j];
+              gx[j] = gxt[j] + carry[j] + st.rate[j] * st.z[j];
             }
           }
-          // Through the rate: eta, or the modulator m = tanh(mod_w x + mod_b) (and the fan-out).
           if (P.mode == PLASTIC) {
 #pragma omp simd
-            for (int64_t j = 0; j < n; ++j) d_eta += drate[j];
+            for (int64_t j = 0; j < n; ++j) d_eta += st.drate[j];
           } else {
+            const T m = st.m;
             T dm = 0;
             if (P.fanout) {
 #pragma omp simd
               for (int64_t j = 0; j < n; ++j) {
-                dfa[j] += drate[j] * m;
-                dfc[j] += drate[j];
-                dm += drate[j] * P.fan_a[j];
+                dfa[j] += st.drate[j] * m;
+                dfc[j] += st.drate[j];
+                dm += st.drate[j] * P.fan_a[j];
               }
             } else {
 #pragma omp simd
-              for (int64_t j = 0; j < n; ++j) dm += drate[j];
+              for (int64_t j = 0; j < n; ++j) dm += st.drate[j];
             }
             const T dml = dm * (T(1) - m * m);
             d_mod_b += dml;
@@ -503,31 +561,21 @@ void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
           T* dpt = d_pre + (t * B + b) * n;
 #pragma omp simd
           for (int64_t j = 0; j < n; ++j) dpt[j] = dpre[j] = gx[j] * (T(1) - x[j] * x[j]);
-          // Pass 2: y_j = sum_i p_i (w_ij + A_ij H_ij): into d_p, g_r (now dL/dH(t)) and d_alpha.
-          for (int64_t i = 0; i < n; ++i) {
-            const T* hr = h + i * n;
-            const T* wr = P.w + i * n;
-            const T* ar = P.alpha + i * n;
-            T* ghr = gh + i * n;
-            T* dar = dal + i * n;
-            const T pi = p[i];
-            T acc = 0;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t j = 0; j < n; ++j) {
-              acc += (wr[j] + ar[j] * hr[j]) * dpre[j];
-              const T pd = pi * dpre[j];
-              ghr[j] += pd * ar[j];
-              dar[j] += pd * hr[j];
-            }
-            dp[i] += acc;
+          // Pass 2 of step t, with pass 1 of step t - 1 when both are in this segment and the row does not
+          // reset at t (a reset cuts the gradient of the traces entering step t).
+          const bool reset = P.has_keep && P.keep[t * B + b] == T(0);
+          if (t > t0 && !reset) {
+            sweep<T, MOD, true, true>(P, dpre.data(), st, prepare(t - 1), gh, ge, dal);
+          } else {
+            sweep<T, MOD, true, false>(P, dpre.data(), st, st, gh, ge, dal);
           }
-          // Undo the reset at step t: the state entering step t gets no gradient in reset rows.
-          if (P.has_keep && P.keep[t * B + b] == T(0)) {
-            std::fill(dp.begin(), dp.end(), T(0));
+          if (reset) {
+            std::fill(st.dp, st.dp + n, T(0));
             std::memset(gh, 0, nn * sizeof(T));
-            if (modul) std::memset(ge, 0, nn * sizeof(T));
+            if (MOD) std::memset(ge, 0, nn * sizeof(T));
           }
-          std::copy(dp.begin(), dp.end(), carry.begin());
+          std::copy(st.dp, st.dp + n, carry.begin());
+          if (reset && t > t0) sweep<T, MOD, false, true>(P, dpre.data(), st, prepare(t - 1), gh, ge, dal);
         }
       }
       std::copy(carry.begin(), carry.end(), d_x0 + b * n);
@@ -536,6 +584,19 @@ void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       d_sc_all[b * 3 + 2] = d_mod_b;
     }
   });
+}
+
+// The backward for one mode (MOD: modul, with eligibility traces); see backward_rows.
+template <typename T>
+void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
+                   const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
+                   T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
+  if (P.mode == MODUL)
+    backward_rows<T, true>(P, xs, ps, ms, h_ck, e_ck, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
+                           d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
+  else
+    backward_rows<T, false>(P, xs, ps, ms, h_ck, e_ck, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
+                            d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
 }
 
 // Returns (d_pre (T, B, N), d_x0 (B, N), d_h0 (B, N, N), d_e0, d_alpha (B, N, N), d_mod_w (B, N), d_fan_a (B, N),
