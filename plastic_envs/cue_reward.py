@@ -13,12 +13,15 @@ Action 1 means "the target was shown in this trial", 0 "it was not". Only the Go
 With ``outcome_input=True`` (a departure from the paper, off by default) the observation carries one more
 value, the outcome of the trial answered at the previous step: +1 if the target was in its pair, -1 if not, 0 at
 every other step, times ``outcome_scale`` (in [0, 1], default 1; 0 keeps the input at zero: the paper's
-observation in the same layout, so that a curriculum can take the help away during training). The outcome is
-the previous reward times the previous action's sign (with the default rewards): the information is the
-paper's, the network is only spared computing that product (docs/RESULTS.md).
+observation in the same layout, so that a curriculum can take the help away during training). With
+``outcome_prob`` below 1 each trial's outcome is shown only with that probability (0 in its place otherwise),
+drawn per trial: a curriculum that lowers it leaves the network trials on which computing the outcome itself
+pays. The outcome is the previous reward times the previous action's sign (with the default rewards): the
+information is the paper's, the network is only spared computing that product (docs/RESULTS.md).
 
 Random numbers (see :mod:`plastic_envs.rng`): counter 0 draws the target, counters 1 .. K the cues, and
-trial n (0-based) uses counters 1 + K + 3n (its length), 2 + K + 3n (the pair), 3 + K + 3n (cue positions).
+trial n (0-based) uses counters 1 + K + 3n (its length), 2 + K + 3n (the pair), 3 + K + 3n (cue positions),
+and OUTCOME_COUNTER + n (whether its outcome is shown, drawn only when outcome_prob < 1).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ PHASE_NAMES = ("blank", "cue", "go")
 CUE_KINDS = ("random_bipolar", "one_hot")
 #: A trial's fixed part: first blank, two cues, Go, last blank.
 BASE_TRIAL_LENGTH = 5
+#: Counter of trial 0's outcome draw (trial n uses OUTCOME_COUNTER + n), far above the schedule's counters.
+OUTCOME_COUNTER = 2**40
 
 
 def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False,
@@ -90,14 +95,14 @@ class CueRewardCore:
     number;
     k int64 step within the trial; length int64 trial length; pos1/pos2 int64 trial steps showing cue1/cue2;
     cue1/cue2 int64 the pair; prev_action int64 (-1 at t = 0); prev_reward float64; prev_outcome float32
-    (+1 / -1 / 0, see the module docstring); correct int64 scored
+    (+1 / -1 / 0, see the module docstring; 0 too when that trial's outcome is not shown); correct int64 scored
     answers that were right; go_steps int64 Go steps answered; last_answer int64 (-1 before the first Go).
     """
 
     def __init__(self, num_envs: int = 1, num_cues: int = 4, cue_size: int = 20,
                  cue_kind: str = "random_bipolar", episode_length: int = 120, max_extra_blanks: int = 3,
                  correct_reward: float = 1.0, wrong_reward: float = -1.0, legacy_zero_input: bool = False,
-                 outcome_input: bool = False, outcome_scale: float = 1.0):
+                 outcome_input: bool = False, outcome_scale: float = 1.0, outcome_prob: float = 1.0):
         self.num_envs = check_int("num_envs", num_envs, 1)
         self.num_cues = K = check_int("num_cues", num_cues, 2)
         self.cue_size = S = check_int("cue_size", cue_size, 1)
@@ -126,8 +131,14 @@ class CueRewardCore:
         self.outcome_scale = check_float("outcome_scale", outcome_scale, 0.0)
         if self.outcome_scale > 1.0:
             raise ValueError(f"outcome_scale must be in [0, 1], got {outcome_scale!r}")
-        if not self.outcome_input and self.outcome_scale != 1.0:
-            raise ValueError(f"outcome_scale={outcome_scale!r} needs outcome_input=True")
+        self.outcome_prob = check_float("outcome_prob", outcome_prob, 0.0)
+        if self.outcome_prob > 1.0:
+            raise ValueError(f"outcome_prob must be in [0, 1], got {outcome_prob!r}")
+        for name, value in (("outcome_scale", self.outcome_scale), ("outcome_prob", self.outcome_prob)):
+            if not self.outcome_input and value != 1.0:
+                raise ValueError(f"{name}={value!r} needs outcome_input=True")
+        # A trial's outcome is shown when the top 32 bits of its hash word are below this threshold.
+        self._outcome_threshold = np.uint64(round(self.outcome_prob * 2**32))
         self.num_actions = NUM_ACTIONS
         self.obs_layout = lay = cue_obs_layout(S, self.legacy_zero_input, self.outcome_input)
 
@@ -250,7 +261,11 @@ class CueRewardCore:
         right = actions == in_pair
         rewards = np.where(go, self._rewards[right.view(np.int8)], 0.0)
         if self.outcome_input:
-            self.prev_outcome = np.where(go, np.where(in_pair, 1.0, -1.0), 0.0).astype(np.float32)
+            shown = go
+            if self.outcome_prob < 1.0:
+                words = hash64(self.key, OUTCOME_COUNTER + self.trial)
+                shown = go & ((words >> np.uint64(32)) < self._outcome_threshold)
+            self.prev_outcome = np.where(shown, np.where(in_pair, 1.0, -1.0), 0.0).astype(np.float32)
         self.correct += go & right
         self.go_steps += go
         self.last_answer = np.where(go, actions, self.last_answer)
@@ -384,7 +399,8 @@ class CueRewardEnv(PlasticEnv):
     Keywords: num_cues (K = 4), cue_size (20), cue_kind ("random_bipolar" or "one_hot"), episode_length
     (T = 120), max_extra_blanks (3: trials last 5 to 8 steps), correct_reward (1.0), wrong_reward (-1.0),
     legacy_zero_input (False; True adds the release's always-zero input at the end), outcome_input (False; True
-    adds the previous trial's outcome, a departure: see the module docstring) and outcome_scale (1.0), render_mode
+    adds the previous trial's outcome, a departure: see the module docstring), outcome_scale (1.0) and
+    outcome_prob (1.0: the probability that a trial's outcome is shown), render_mode
     ("rgb_array", "ansi" or None). Observation float32 (cue_size + 6,) laid out as :func:`cue_obs_layout`
     (:data:`CUE_OBS` by default); action Discrete(2): 0 absent, 1 present.
     reset options: {"target_cue": k} fixes the target. info: see :meth:`CueRewardCore.info`.

@@ -215,6 +215,44 @@ def test_outcome_input_is_the_reward_signed_by_the_action(legacy):
     check_env(CueRewardEnv(outcome_input=True), skip_render_check=True)
 
 
+def test_outcome_prob_shows_each_trials_outcome_with_that_probability():
+    """outcome_prob p: a trial's outcome input is the full outcome with probability p and 0 otherwise, drawn per
+    trial from the episode's key (the native vector env and sync single envs agree); p = 0 is the paper's
+    information in the outcome layout; nothing else in the observation changes."""
+    n, steps = 64, 120
+    full = gym.make_vec("BackpropamineCueReward-v0", num_envs=n, outcome_input=True)
+    envs = {p: gym.make_vec("BackpropamineCueReward-v0", num_envs=n, outcome_input=True, outcome_prob=p)
+            for p in (0.0, 0.3)}
+    sync = gym.make_vec("BackpropamineCueReward-v0", num_envs=n, vectorization_mode="sync", outcome_input=True,
+                        outcome_prob=0.3)
+    obs_full, _ = full.reset(seed=5)
+    for env in (*envs.values(), sync):
+        np.testing.assert_array_equal(env.reset(seed=5)[0], obs_full)
+    rng = np.random.default_rng(0)
+    answered = shown = 0
+    for _ in range(steps - 1):
+        actions = rng.integers(0, 2, n)
+        obs_full, *_ = full.step(actions)
+        obs = {p: env.step(actions)[0] for p, env in envs.items()}
+        np.testing.assert_array_equal(sync.step(actions)[0], obs[0.3])
+        for o in obs.values():
+            np.testing.assert_array_equal(o[:, :-1], obs_full[:, :-1])
+        assert not obs[0.0][:, -1].any()
+        outcome = obs_full[:, -1] != 0      # the step after a Go step
+        seen = obs[0.3][:, -1] != 0
+        np.testing.assert_array_equal(obs[0.3][seen, -1], obs_full[seen, -1])   # shown: the full outcome
+        assert not (seen & ~outcome).any()
+        answered += outcome.sum()
+        shown += seen.sum()
+    assert answered > 1000
+    assert abs(shown / answered - 0.3) < 4 * np.sqrt(0.3 * 0.7 / answered), (shown, answered)
+    for bad in (-0.1, 1.1, float("nan")):
+        with pytest.raises(ValueError, match="outcome_prob"):
+            CueRewardEnv(outcome_input=True, outcome_prob=bad)
+    with pytest.raises(ValueError, match="outcome_prob=0.5 needs outcome_input=True"):
+        CueRewardEnv(outcome_prob=0.5)
+
+
 def test_easy_variant_uses_fixed_one_hot_cues():
     env = gym.make("BackpropamineCueReward-Easy-v0")
     assert env.observation_space.shape == (10,)
