@@ -81,6 +81,15 @@ PRESETS: dict[str, tuple[str, dict]] = {
         {**PAPER_CUE, "iterations": 1_000, "lr": 3e-4, "normalize_advantage": True, "gamma": 0.0,
          "env_kwargs": {"outcome_input": True}, "modulator_init": "zero"},
     ),
+    "cue-curriculum": (
+        "cue-outcome-modul, then the outcome input taken away: from update 700 each trial's outcome is shown with "
+        "probability 0.75, 0.5 from 1,000, 0.25 from 1,300 and 0 from 1,600 on (the paper's information), 2,800 "
+        "updates; the trained network answers without it (see docs/RESULTS.md).",
+        {**PAPER_CUE, "iterations": 2_800, "lr": 3e-4, "normalize_advantage": True, "gamma": 0.0,
+         "env_kwargs": {"outcome_input": True}, "modulator_init": "zero",
+         "env_schedule": [{"from_iteration": start, "env_kwargs": {"outcome_prob": prob}}
+                          for start, prob in ((700, 0.75), (1_000, 0.5), (1_300, 0.25), (1_600, 0.0))]},
+    ),
     "demo": (
         "Under a minute on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
         {**PAPER_MAZE, "hidden_size": 48, "iterations": 400, "lr": 1e-3, "normalize_advantage": True,
