@@ -294,3 +294,16 @@ def test_every_preset_builds_its_run(name, tmp_path):
     trainer = Trainer(config, tmp_path / name, progress=False)
     assert trainer.policy.cell.hidden_size == config.hidden_size and trainer.iteration == 0
     trainer.env.close()
+
+
+def test_preset_settings_are_independent_copies():
+    """Presets share nested mappings (cue-curriculum builds on cue-outcome-modul): changing one resolved copy
+    changes neither the preset nor another copy."""
+    from train.presets import preset_settings
+
+    first = preset_settings("cue-curriculum")
+    first["env_kwargs"]["outcome_input"] = False
+    first["env_schedule"][0]["env_kwargs"]["outcome_prob"] = 0.1
+    assert preset_settings("cue-outcome-modul")["env_kwargs"] == {"outcome_input": True}
+    assert preset_settings("cue-curriculum")["env_schedule"][0] == {"from_iteration": 700,
+                                                                   "env_kwargs": {"outcome_prob": 0.75}}

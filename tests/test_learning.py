@@ -5,12 +5,12 @@ normalised advantages (the `maze-fast` preset at a smaller size) passes 20 withi
 episodes. The easy cue task (chance 0, ideal observer 16.2): `modul` with N = 32 (the `cue-easy-fast` preset at a
 smaller size) with the two departures of the `cue-outcome` preset, gamma 0 and the env's outcome_input, leaves
 chance after a plateau whose length is chaotic: it changes with the kernel's summation order and with the host
-(the same code and seed learn at different iterations on an Intel and an AMD host). After the kernel's one-sweep backward, one thread, 1,000
-iterations (about 35 s each): on an Intel host seeds 1-7 first passed 8 between iterations 250 and 550 and seed 0
-stayed at chance; on an AMD EPYC host seeds 0-7 passed 8 at 700, 250, -, 450, 750, 350, 550 and 300 (seed 2 at
-chance), all the others ending at 15.8-16.0. The test uses seed 1, past 8 at 250 on both hosts (a fourfold
-margin). With the paper's gamma 0.9 or without the outcome input it stays at chance for thousands of
-iterations (docs/RESULTS.md).
+(the same code and seed learn at different iterations on an Intel and an AMD host). After the kernel's one-sweep
+backward, one thread, 1,000 iterations (about 35 s each): on an Intel host seeds 1-7 first passed 8 between
+iterations 250 and 550 and seed 0 stayed at chance; on an AMD EPYC host seeds 0-7 passed 8 at 700, 250, -, 450,
+750, 350, 550 and 300 (seed 2 at chance), all the others ending at 15.8-16.0. The test uses seed 1, past 8 at 250
+on both hosts (a fourfold margin). With the paper's gamma 0.9 or without the outcome input it stays at chance for
+thousands of iterations (docs/RESULTS.md).
 """
 
 import csv

@@ -1,10 +1,13 @@
 """Named starting points for `train --preset`: the paper's settings per task, and our faster ones.
 
 A preset is a partial configuration (flat keys of TrainConfig or A2CConfig); the config file and command-line
-flags override it. Every departure from the paper is in the `*-fast` presets and is named in their description.
+flags override it. `maze-paper` and `cue-paper` are the paper's settings; every other preset names its departures
+from them in its description.
 """
 
 from __future__ import annotations
+
+import copy
 
 from train.config import ConfigError
 
@@ -37,6 +40,10 @@ PAPER_CUE = {
     "adam_eps": 1e-6,
     "max_grad_norm": 2.0,
 }
+
+#: The cue task with modul's reliable departures (preset cue-outcome-modul; cue-curriculum builds on it).
+CUE_OUTCOME_MODUL = {**PAPER_CUE, "iterations": 1_000, "lr": 3e-4, "normalize_advantage": True, "gamma": 0.0,
+                     "env_kwargs": {"outcome_input": True}, "modulator_init": "zero"}
 
 PRESETS: dict[str, tuple[str, dict]] = {
     "maze-paper": (
@@ -78,15 +85,13 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "cue-outcome-modul": (
         "cue-outcome with modul's more reliable settings: lr 3e-4 and the modulator layer starting at zero (10 of 12 "
         "seeds pass 12 against 4 of 9; modplast learns faster with cue-outcome's lr 1e-3; see docs/RESULTS.md).",
-        {**PAPER_CUE, "iterations": 1_000, "lr": 3e-4, "normalize_advantage": True, "gamma": 0.0,
-         "env_kwargs": {"outcome_input": True}, "modulator_init": "zero"},
+        CUE_OUTCOME_MODUL,
     ),
     "cue-curriculum": (
         "cue-outcome-modul, then the outcome input taken away: from update 700 each trial's outcome is shown with "
         "probability 0.75, 0.5 from 1,000, 0.25 from 1,300 and 0 from 1,600 on (the paper's information), 2,800 "
         "updates; the trained network answers without it (see docs/RESULTS.md).",
-        {**PAPER_CUE, "iterations": 2_800, "lr": 3e-4, "normalize_advantage": True, "gamma": 0.0,
-         "env_kwargs": {"outcome_input": True}, "modulator_init": "zero",
+        {**CUE_OUTCOME_MODUL, "iterations": 2_800,
          "env_schedule": [{"from_iteration": start, "env_kwargs": {"outcome_prob": prob}}
                           for start, prob in ((700, 0.75), (1_000, 0.5), (1_300, 0.25), (1_600, 0.0))]},
     ),
@@ -99,7 +104,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
 
 
 def preset_settings(name: str) -> dict:
-    """The settings of preset `name` (a copy), or a ConfigError listing the presets."""
+    """The settings of preset `name` (a deep copy: presets share nested mappings), or a ConfigError listing the
+    presets."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return dict(PRESETS[name][1])
+    return copy.deepcopy(PRESETS[name][1])
