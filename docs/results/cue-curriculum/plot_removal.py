@@ -22,7 +22,8 @@ args = parser.parse_args()
 seeds = {int(s) for s in args.seeds.split(",")}
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
 styles = ["-", ":", "--", "-."]
-for style, source in zip(styles, args.sources):
+for k, source in enumerate(args.sources):
+    style = styles[k % len(styles)]
     label, path = source.split("=", 1)
     runs = defaultdict(list)
     for row in csv.DictReader(open(path)):
