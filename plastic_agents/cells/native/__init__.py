@@ -72,11 +72,15 @@ def load_kernels():
                 from torch.utils.cpp_extension import load
                 _ensure_ninja_on_path()
                 name, arch = _cpu_flags()
-                # FMA contraction is allowed: the expressions the backward must recompute bit for bit are
-                # written with explicit fused multiply-adds (mul_add in the source).  No trapping math lets the
-                # compiler vectorise the selects (results unchanged; the kernels use no FP traps).
+                # FMA contraction and reassociation are allowed: the expressions the backward must recompute
+                # bit for bit (the traces and their clip masks) are written with explicit fused multiply-adds
+                # (mul_add in the source), which neither changes.  Reassociation lets the compiler end each
+                # vectorised sum with a shuffle tree in registers instead of adding the lanes one by one through
+                # memory (sums differ from the sequential order in the last bits); no signed zeros is what it
+                # needs for that, no trapping math lets it vectorise the selects (the kernels use no FP traps).
                 _STATE["module"] = load(name=name, sources=[_SOURCE],
                                         extra_cflags=["-O3", "-fopenmp", "-ffp-contract=fast",
+                                                      "-fassociative-math", "-fno-signed-zeros",
                                                       "-fno-trapping-math"] + arch,
                                         extra_ldflags=["-fopenmp"],
                                         verbose=False)

@@ -33,6 +33,9 @@ inline T mul_add(T a, T b, T c) {
 #endif
 }
 
+// The width, in elements, to which the backward pads the rows of its matrices: a 512-bit vector of float.
+constexpr int64_t LANES = 16;
+
 // tanh that the compiler vectorises (glibc's tanhf is a scalar call, ~20 ns each, which made it a third of an
 // acting step).  float: tanh(x) = sign(x) * -q / (2 + q) with q = expm1(-2|x|), q from its Taylor series to degree
 // 8 when 2|x| < ln2/2, else from exp(-2|x|) = 2^k exp(r), |r| <= ln2/2, Taylor to degree 7; error at most 3 ulp
@@ -70,6 +73,7 @@ inline double fast_tanh(double x) { return std::tanh(x); }
 template <typename T>
 struct Params {
   int64_t mode, t_len, batch, n, seg;
+  int64_t ld;  // row stride of the (N, N) matrices that trace_update and sweep read: N, or N padded (backward)
   bool fanout, has_keep;
   T clip, eta, eta_e;
   const T *w, *alpha, *mod_w, *fan_a, *fan_c, *keep;
@@ -97,18 +101,18 @@ inline void rates(const Params<T>& P, T m, T* rate) {
 template <typename T>
 __attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T* dst, const T* esrc, T* edst, const T* p, const T* x,
                          const T* rate, T* rx) {
-  const int64_t n = P.n;
+  const int64_t n = P.n, ld = P.ld;
   const T c = P.clip;
   if (P.mode == MODUL) {
     const T ee = P.eta_e, de = T(1) - P.eta_e;
     for (int64_t i = 0; i < n; ++i) {
-      const T* s = src + i * n;
-      const T* es = esrc + i * n;
-      T* d = dst + i * n;
-      T* ed = edst + i * n;
+      const T* s = src + i * ld;
+      const T* es = esrc + i * ld;
+      T* d = dst + i * ld;
+      T* ed = edst + i * ld;
       const T epi = ee * p[i];
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = 0; j < ld; ++j) {
         T raw = mul_add(rate[j], es[j], s[j]);
         d[j] = raw < -c ? -c : (raw > c ? c : raw);
         ed[j] = mul_add(epi, x[j], de * es[j]);
@@ -116,13 +120,13 @@ __attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T*
     }
   } else {
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) rx[j] = rate[j] * x[j];
+    for (int64_t j = 0; j < ld; ++j) rx[j] = rate[j] * x[j];
     for (int64_t i = 0; i < n; ++i) {
-      const T* s = src + i * n;
-      T* d = dst + i * n;
+      const T* s = src + i * ld;
+      T* d = dst + i * ld;
       const T pi = p[i];
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = 0; j < ld; ++j) {
         T raw = mul_add(pi, rx[j], s[j]);
         d[j] = raw < -c ? -c : (raw > c ? c : raw);
       }
@@ -139,6 +143,7 @@ Params<T> make_params(int64_t mode, double clip, int64_t seg, const at::Tensor& 
   P.t_len = a_seq.size(0);
   P.batch = a_seq.size(1);
   P.n = a_seq.size(2);
+  P.ld = P.n;
   P.seg = seg;
   P.clip = T(clip);
   P.eta = T(eta);
@@ -386,24 +391,24 @@ struct BackStep {
 // the gradient traces are read and written once per step instead of twice.
 template <typename T, bool MOD, bool DO2, bool DO1>
 inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T>& s1, T* gh, T* ge, T* dal) {
-  const int64_t n = P.n;
+  const int64_t n = P.n, ld = P.ld;
   const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
   T sge = 0;
   for (int64_t i = 0; i < n; ++i) {
-    T* ghr = gh + i * n;
-    T* ger = MOD ? ge + i * n : nullptr;
-    T* dar = dal + i * n;
-    const T* wr = P.w + i * n;
-    const T* ar = P.alpha + i * n;
-    const T* h2 = DO2 ? s2.h + i * n : nullptr;
-    const T* h1 = DO1 ? s1.h + i * n : nullptr;
-    const T* e1 = (DO1 && MOD) ? s1.e + i * n : nullptr;
+    T* ghr = gh + i * ld;
+    T* ger = MOD ? ge + i * ld : nullptr;
+    T* dar = dal + i * ld;
+    const T* wr = P.w + i * ld;
+    const T* ar = P.alpha + i * ld;
+    const T* h2 = DO2 ? s2.h + i * ld : nullptr;
+    const T* h1 = DO1 ? s1.h + i * ld : nullptr;
+    const T* e1 = (DO1 && MOD) ? s1.e + i * ld : nullptr;
     const T p2 = DO2 ? s2.p[i] : T(0), p1 = DO1 ? s1.p[i] : T(0);
     const T *x1 = s1.x, *rate1 = s1.rate, *rx1 = s1.rx;
     T *z1 = s1.z, *drate1 = s1.drate;
     T acc = 0, dpi = 0;
 #pragma omp simd reduction(+ : acc, dpi, sge)
-    for (int64_t j = 0; j < n; ++j) {
+    for (int64_t j = 0; j < ld; ++j) {
       T g = ghr[j];
       if constexpr (DO2) {
         const T a = ar[j], hv = h2[j];
@@ -440,7 +445,14 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
 }
 
 // Per-row gradient accumulators, summed over rows by the caller: d_alpha (B, N, N), d_mod_w, d_fan_a, d_fan_c
-// (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).
+// (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).  (Each thread sums d_alpha over its rows into the first
+// row's slot; the others stay zero.)
+//
+// The (N, N) matrices of the passes (recomputed traces, gradient traces, d_alpha, and P.w, P.alpha, which the
+// caller pads) are laid out with rows of P.ld >= N entries, P.ld a multiple of the vector width, the padding zero:
+// the passes then run whole vectors (N = 100 has a scalar tail of 4 per row otherwise, which cost a third of the
+// backward); zero padding stays zero through every pass.  Vectors that a pass reads (x, rate, rx, z, d_pre) are
+// padded the same way.
 //
 // Per row and segment (last first): recompute the segment's traces from its checkpoint, then for each step t,
 // last first: pass 1 of step t (done by the previous sweep, or alone at the segment's last step and after a
@@ -451,26 +463,35 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
                    const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
                    T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len, seg = P.seg;
+    const int64_t n = P.n, ld = P.ld, nn = n * n, np = n * ld, B = P.batch, TT = P.t_len, seg = P.seg;
     const bool modulated = P.mode != PLASTIC;
     const int64_t n_seg = (TT + seg - 1) / seg;
     const T ee = P.eta_e;
     const int64_t len = std::min(seg, TT);
-    std::vector<T> hs(len * nn), es(MOD ? len * nn : 0);
-    std::vector<T> vec(10 * n), gx(n), dpre(n), carry(n), rate_scratch(n), rx_scratch(n);
+    // Zero-initialised, so the padding is zero; no pass writes a nonzero there.
+    std::vector<T> hs(len * np), es(MOD ? len * np : 0), gh(np), ge(MOD ? np : 0), dal(np);
+    std::vector<T> vec(12 * ld), gx(n), dpre(ld), carry(n), rate_scratch(ld), rx_scratch(ld), x_scratch(ld);
     BackStep<T> steps[2];
+    T* x_pad[2];
     for (int k = 0; k < 2; ++k) {
-      T* v = vec.data() + 5 * k * n;
+      T* v = vec.data() + 6 * k * ld;
       steps[k].rate = v;
-      steps[k].rx = v + n;
-      steps[k].z = v + 2 * n;
-      steps[k].drate = v + 3 * n;
-      steps[k].dp = v + 4 * n;
+      steps[k].rx = v + ld;
+      steps[k].z = v + 2 * ld;
+      steps[k].drate = v + 3 * ld;
+      steps[k].dp = v + 4 * ld;
+      x_pad[k] = v + 5 * ld;
     }
+    // (N, N) with rows of n entries <-> rows of ld entries.
+    auto pad_in = [&](const T* src, T* dst) {
+      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * n, n * sizeof(T));
+    };
+    auto pad_out = [&](const T* src, T* dst) {
+      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * n, src + i * ld, n * sizeof(T));
+    };
     for (int64_t b = b0; b < b1; ++b) {
-      T* gh = g_h_all + b * nn;
-      T* ge = MOD ? g_e_all + b * nn : nullptr;
-      T* dal = d_alpha_all + b * nn;
+      pad_in(g_h_all + b * nn, gh.data());
+      if (MOD) pad_in(g_e_all + b * nn, ge.data());
       T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
       T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
       T* dfc = P.fanout ? d_fan_c_all + b * n : nullptr;
@@ -479,28 +500,30 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       for (int64_t s = n_seg - 1; s >= 0; --s) {
         const int64_t t0 = s * seg, t1 = std::min(TT, t0 + seg);
         // Recompute the traces entering steps t0 .. t1-1 (after their resets).
-        std::memcpy(hs.data(), h_ck + (s * B + b) * nn, nn * sizeof(T));
-        if (MOD) std::memcpy(es.data(), e_ck + (s * B + b) * nn, nn * sizeof(T));
+        pad_in(h_ck + (s * B + b) * nn, hs.data());
+        if (MOD) pad_in(e_ck + (s * B + b) * nn, es.data());
         for (int64_t t = t0; t + 1 < t1; ++t) {
           const int64_t i = t - t0;
           T* rate = rate_scratch.data();
           rates(P, modulated ? ms[t * B + b] : T(0), rate);
-          T* hn = hs.data() + (i + 1) * nn;
-          T* en = MOD ? es.data() + (i + 1) * nn : nullptr;
-          trace_update(P, hs.data() + i * nn, hn, MOD ? es.data() + i * nn : nullptr, en,
-                       ps + (t * B + b) * n, xs + (t * B + b) * n, rate, rx_scratch.data());
+          std::memcpy(x_scratch.data(), xs + (t * B + b) * n, n * sizeof(T));
+          T* hn = hs.data() + (i + 1) * np;
+          T* en = MOD ? es.data() + (i + 1) * np : nullptr;
+          trace_update(P, hs.data() + i * np, hn, MOD ? es.data() + i * np : nullptr, en,
+                       ps + (t * B + b) * n, x_scratch.data(), rate, rx_scratch.data());
           if (P.has_keep && P.keep[(t + 1) * B + b] == T(0)) {
-            std::memset(hn, 0, nn * sizeof(T));
-            if (MOD) std::memset(en, 0, nn * sizeof(T));
+            std::memset(hn, 0, np * sizeof(T));
+            if (MOD) std::memset(en, 0, np * sizeof(T));
           }
         }
         // Fill steps[t & 1] with step t's inputs and zeroed gradient vectors.
         auto prepare = [&](int64_t t) -> BackStep<T>& {
           BackStep<T>& st = steps[t & 1];
-          st.h = hs.data() + (t - t0) * nn;
-          st.e = MOD ? es.data() + (t - t0) * nn : nullptr;
+          st.h = hs.data() + (t - t0) * np;
+          st.e = MOD ? es.data() + (t - t0) * np : nullptr;
           st.p = ps + (t * B + b) * n;
-          st.x = xs + (t * B + b) * n;
+          std::memcpy(x_pad[t & 1], xs + (t * B + b) * n, n * sizeof(T));
+          st.x = x_pad[t & 1];
           st.m = modulated ? ms[t * B + b] : T(0);
           rates(P, st.m, st.rate);
 #pragma omp simd
@@ -512,7 +535,7 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
           st.sum_ge_e = T(0);
           return st;
         };
-        sweep<T, MOD, false, true>(P, dpre.data(), steps[0], prepare(t1 - 1), gh, ge, dal);
+        sweep<T, MOD, false, true>(P, dpre.data(), steps[0], prepare(t1 - 1), gh.data(), ge.data(), dal.data());
         for (int64_t t = t1 - 1; t >= t0; --t) {
           BackStep<T>& st = steps[t & 1];
           const T* x = st.x;
@@ -565,24 +588,28 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
           // reset at t (a reset cuts the gradient of the traces entering step t).
           const bool reset = P.has_keep && P.keep[t * B + b] == T(0);
           if (t > t0 && !reset) {
-            sweep<T, MOD, true, true>(P, dpre.data(), st, prepare(t - 1), gh, ge, dal);
+            sweep<T, MOD, true, true>(P, dpre.data(), st, prepare(t - 1), gh.data(), ge.data(), dal.data());
           } else {
-            sweep<T, MOD, true, false>(P, dpre.data(), st, st, gh, ge, dal);
+            sweep<T, MOD, true, false>(P, dpre.data(), st, st, gh.data(), ge.data(), dal.data());
           }
           if (reset) {
             std::fill(st.dp, st.dp + n, T(0));
-            std::memset(gh, 0, nn * sizeof(T));
-            if (MOD) std::memset(ge, 0, nn * sizeof(T));
+            std::fill(gh.begin(), gh.end(), T(0));
+            std::fill(ge.begin(), ge.end(), T(0));
           }
           std::copy(st.dp, st.dp + n, carry.begin());
-          if (reset && t > t0) sweep<T, MOD, false, true>(P, dpre.data(), st, prepare(t - 1), gh, ge, dal);
+          if (reset && t > t0)
+            sweep<T, MOD, false, true>(P, dpre.data(), st, prepare(t - 1), gh.data(), ge.data(), dal.data());
         }
       }
+      pad_out(gh.data(), g_h_all + b * nn);
+      if (MOD) pad_out(ge.data(), g_e_all + b * nn);
       std::copy(carry.begin(), carry.end(), d_x0 + b * n);
       d_sc_all[b * 3 + 0] = d_eta;
       d_sc_all[b * 3 + 1] = d_eta_e;
       d_sc_all[b * 3 + 2] = d_mod_b;
     }
+    if (b1 > b0) pad_out(dal.data(), d_alpha_all + b0 * nn);
   });
 }
 
@@ -615,8 +642,16 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
   auto d_fan_a = at::zeros({fan ? B : 0, n}, xs.options());
   auto d_fan_c = at::zeros({fan ? B : 0, n}, xs.options());
   auto d_sc = at::zeros({B, 3}, xs.options());
+  // w and alpha with rows padded to a multiple of the vector width (see backward_rows).
+  const int64_t ld = (n + LANES - 1) / LANES * LANES;
+  auto w_pad = at::zeros({n, ld}, xs.options());
+  auto alpha_pad = at::zeros({n, ld}, xs.options());
+  w_pad.narrow(1, 0, n).copy_(w);
+  alpha_pad.narrow(1, 0, n).copy_(alpha);
   AT_DISPATCH_FLOATING_TYPES(xs.scalar_type(), "plastic_backward", [&] {
-    auto P = make_params<scalar_t>(mode, clip, seg, xs, keep, w, alpha, eta, eta_e, mod_w, mod_b, fan_a, fan_c);
+    auto P = make_params<scalar_t>(mode, clip, seg, xs, keep, w_pad, alpha_pad, eta, eta_e, mod_w, mod_b, fan_a,
+                                   fan_c);
+    P.ld = ld;
     backward_impl<scalar_t>(P, xs.data_ptr<scalar_t>(), ps.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), h_ck.data_ptr<scalar_t>(),
                             mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, g_xs.data_ptr<scalar_t>(),
