@@ -38,10 +38,15 @@ def test_replay_matches_fused_sequence(kind, options, expected_steps):
     x_fused, final = cell.forward_sequence(u, cell.initial_state(B, dtype=torch.float64))
     x_replay = replay(cell, u, recording)
     torch.testing.assert_close(stepped, x_fused.detach())
-    torch.testing.assert_close(recording.hebb, final.hebb.detach())
-    assert (recording.hebb.abs() >= cell.options["clip"] - 1e-9).any()   # the clip acts
+    state = recording.state()
+    torch.testing.assert_close(state.hebb, final.hebb.detach())
+    assert (state.hebb.abs() >= cell.options["clip"] - 1e-9).any()   # the clip acts
+    # The kernel's rows are padded to whole vectors (N = 7 -> 16 columns); the padding stays zero.
+    assert recording.hebb.shape[2] > N and not recording.hebb[:, :, N:].any()
+    assert not recording.h_ck[: -(-T // recording.segment), :, :, N:].any()    # the checkpoints taken
     if final.elig is not None:
-        torch.testing.assert_close(recording.elig, final.elig.detach())
+        torch.testing.assert_close(state.elig, final.elig.detach())
+        assert not recording.elig[:, :, N:].any()
     weights = torch.randn(T, B, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     g_fused = torch.autograd.grad((x_fused * weights).sum(), list(cell.parameters()))
     g_replay = torch.autograd.grad((x_replay * weights).sum(), list(cell.parameters()))

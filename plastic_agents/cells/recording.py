@@ -30,11 +30,12 @@ class Recording:
     """The buffers of one recorded rollout of `batch_size` episodes, grown as steps are added.
 
     xs_buf (T_cap + 1, B, N): row 0 zeros (x(-1)), row t + 1 = x(t); ms (T_cap, B) M(t) (empty for `plastic`);
-    hebb, elig (B, N, N) the current traces (elig empty unless `modul`); drive (B, N) the recurrent input of the
+    hebb, elig (B, N, W) the current traces (elig empty unless `modul`); drive (B, W) the recurrent input of the
     next step, sum_i x_i (w_ij + A_ij H_ij), which the kernel accumulates while it updates the traces;
-    h_ck, e_ck (n_ck, B, N, N) the traces entering steps 0, segment, 2 segment, ...; steps: the number of steps
+    h_ck, e_ck (n_ck, B, N, W) the traces entering steps 0, segment, 2 segment, ...; steps: the number of steps
     taken; readout_out (B, A): readout(x(t)) of the last step when a readout layer (nn.Linear(N, A)) was given,
-    else (B, 0).
+    else (B, 0).  W = kernels.row_width(N) >= N: the kernel's rows are whole vectors, columns N .. W-1 are zero
+    padding (also in w_rows and amat_rows (N, W), the step's copies of w and A); `state()` gives the (B, N, N) view.
     """
 
     def __init__(self, cell, batch_size: int, expected_steps: int, kernels, readout: Optional[nn.Linear] = None):
@@ -50,12 +51,13 @@ class Recording:
         cap = expected_steps
         self.xs_buf = p.new_zeros(cap + 1, batch_size, n)
         self.ms = p.new_empty(cap if self.mode != PLASTIC else 0, batch_size)
-        self.hebb = p.new_zeros(batch_size, n, n)
-        self.drive = p.new_zeros(batch_size, n)
-        self.elig = p.new_zeros(batch_size if self.mode == MODUL else 0, n, n)
+        width = kernels.row_width(n)
+        self.hebb = p.new_zeros(batch_size, n, width)
+        self.drive = p.new_zeros(batch_size, width)
+        self.elig = p.new_zeros(batch_size if self.mode == MODUL else 0, n, width)
         n_ck = -(-cap // self.segment)
-        self.h_ck = p.new_empty(n_ck, batch_size, n, n)
-        self.e_ck = p.new_empty(n_ck if self.mode == MODUL else 0, batch_size, n, n)
+        self.h_ck = p.new_empty(n_ck, batch_size, n, width)
+        self.e_ck = p.new_empty(n_ck if self.mode == MODUL else 0, batch_size, n, width)
         self._bind_parameters()
 
     def _bind_parameters(self) -> None:
@@ -68,6 +70,9 @@ class Recording:
         self.b_in = d(cell.i2h.bias)
         self.w = d(cell.w)
         self.amat = d(cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n))
+        width = self.hebb.shape[2]
+        self.w_rows = torch.nn.functional.pad(self.w, (0, width - n))
+        self.amat_rows = torch.nn.functional.pad(self.amat, (0, width - n))
         self.eta = _scalar(getattr(cell, "eta", None))
         self.eta_e = _scalar(getattr(cell, "eta_e", None))
         empty = self.w.new_empty(0)
@@ -99,9 +104,9 @@ class Recording:
         if u.dtype != self.w.dtype or not u.is_contiguous():     # (the checks cost less than a no-op .to())
             u = u.to(self.w.dtype).contiguous()
         self.kernels.step(self.mode, self.clip, self.segment, t, u, self.w_in_t, self.b_in, self.xs_buf, self.ms,
-                          self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w, self.amat, self.eta,
-                          self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c, self.w_out, self.b_out,
-                          self.readout_out)
+                          self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w_rows, self.amat_rows,
+                          self.eta, self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c, self.w_out,
+                          self.b_out, self.readout_out)
         self.steps = t + 1
         return self.xs_buf[t + 1]
 
@@ -117,8 +122,9 @@ class Recording:
 
     def state(self) -> CellState:
         """The cell state after the last step (views of the recording's buffers)."""
-        return CellState(x=self.xs_buf[self.steps], hebb=self.hebb,
-                         elig=self.elig if self.mode == MODUL else None, c=None)
+        n = self.hebb.shape[1]
+        return CellState(x=self.xs_buf[self.steps], hebb=self.hebb[:, :, :n],
+                         elig=self.elig[:, :, :n] if self.mode == MODUL else None, c=None)
 
 
 def _versions(cell) -> tuple:

@@ -33,8 +33,10 @@ inline T mul_add(T a, T b, T c) {
 #endif
 }
 
-// The width, in elements, to which the backward pads the rows of its matrices: a 512-bit vector of float.
+// The width, in elements, to which the step and the backward pad the rows of their matrices: a 512-bit vector
+// of float.
 constexpr int64_t LANES = 16;
+int64_t row_width(int64_t n) { return (n + LANES - 1) / LANES * LANES; }
 
 // tanh that the compiler vectorises (glibc's tanhf is a scalar call, ~20 ns each, which made it a third of an
 // acting step).  float: tanh(x) = sign(x) * -q / (2 + q) with q = expm1(-2|x|), q from its Taylor series to degree
@@ -97,10 +99,11 @@ inline void rates(const Params<T>& P, T m, T* rate) {
 }
 
 // One step of the trace update for one row: dst = clip(src + rate_j R), and for modul
-// edst = (1 - eta_e) esrc + eta_e p x^T.  dst may alias src and edst may alias esrc.
+// edst = (1 - eta_e) esrc + eta_e p x^T.  dst may alias src and edst may alias esrc.  The matrices have rows of
+// P.ld entries; x, rate and rx have P.ld (zero past N).
 template <typename T>
-__attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T* dst, const T* esrc, T* edst, const T* p, const T* x,
-                         const T* rate, T* rx) {
+__attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T* dst, const T* esrc, T* edst,
+                                            const T* p, const T* x, const T* rate, T* rx) {
   const int64_t n = P.n, ld = P.ld;
   const T c = P.clip;
   if (P.mode == MODUL) {
@@ -252,7 +255,9 @@ std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool sav
 }
 
 // One acting step t of a recorded rollout (see recording.py), per row in a single pass over the traces.
-// drive (B, N) holds r(t)_j = sum_i x_i(t-1) (w_ij + A_ij H_ij(t)), left by the previous step (zeros at t = 0), so
+// The recording's matrices (H, E, their checkpoints, w and alpha) have rows of P.ld entries, N padded to whole
+// vectors with zeros, as the backward's (see backward_rows).
+// drive (B, P.ld) holds r(t)_j = sum_i x_i(t-1) (w_ij + A_ij H_ij(t)), left by the previous step (zeros at t = 0), so
 // x(t) = tanh(b_in + W_in u(t) + r(t)) needs no pass over H; the pass that advances H (and E) to step t + 1 then
 // accumulates r(t+1) from the new traces.  Writes x(t) to xs_buf[t + 1] (row 0 holds x(-1) = 0), M(t) to ms[t],
 // the traces entering the step to checkpoint t / seg when seg divides t, and, when a readout is given (A > 0),
@@ -267,18 +272,18 @@ struct StepIO {
 template <typename T>
 void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t n = P.n, nn = n * n, B = P.batch, I = io.inputs;
-    std::vector<T> rate(n), rx(n), pre(n);
+    const int64_t n = P.n, ld = P.ld, np = n * ld, B = P.batch, I = io.inputs;
+    std::vector<T> rate(ld), rx(ld), pre(n), xp(ld);  // rate, rx, xp (= x) zero in the padding
     for (int64_t b = b0; b < b1; ++b) {
       const T* p = io.xb + (t * B + b) * n;
       T* x = io.xb + ((t + 1) * B + b) * n;
-      T* r = io.drive + b * n;
-      T* H = io.H_all + b * nn;
-      T* E = P.mode == MODUL ? io.E_all + b * nn : nullptr;
+      T* r = io.drive + b * ld;
+      T* H = io.H_all + b * np;
+      T* E = P.mode == MODUL ? io.E_all + b * np : nullptr;
       if (t % P.seg == 0) {
         const int64_t s = t / P.seg;
-        std::memcpy(io.h_ck + (s * B + b) * nn, H, nn * sizeof(T));
-        if (E) std::memcpy(io.e_ck + (s * B + b) * nn, E, nn * sizeof(T));
+        std::memcpy(io.h_ck + (s * B + b) * np, H, np * sizeof(T));
+        if (E) std::memcpy(io.e_ck + (s * B + b) * np, E, np * sizeof(T));
       }
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) pre[j] = io.b_in[j] + r[j];
@@ -290,7 +295,7 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
         for (int64_t j = 0; j < n; ++j) pre[j] += uk * wk[j];
       }
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) x[j] = fast_tanh(pre[j]);
+      for (int64_t j = 0; j < n; ++j) xp[j] = x[j] = fast_tanh(pre[j]);
       for (int64_t a = 0; a < io.readouts; ++a) {
         const T* wa = io.w_out + a * n;
         T s = io.b_out[a];
@@ -308,31 +313,31 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
       }
       rates(P, m, rate.data());
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) {
-        rx[j] = rate[j] * x[j];
+      for (int64_t j = 0; j < ld; ++j) {
+        rx[j] = rate[j] * xp[j];
         r[j] = T(0);
       }
       const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
       for (int64_t i = 0; i < n; ++i) {
-        T* h = H + i * n;
-        const T* wr = P.w + i * n;
-        const T* ar = P.alpha + i * n;
+        T* h = H + i * ld;
+        const T* wr = P.w + i * ld;
+        const T* ar = P.alpha + i * ld;
         const T xi = x[i];
         if (E) {
-          T* e = E + i * n;
+          T* e = E + i * ld;
           const T epi = ee * p[i];
 #pragma omp simd
-          for (int64_t j = 0; j < n; ++j) {
+          for (int64_t j = 0; j < ld; ++j) {
             const T raw = mul_add(rate[j], e[j], h[j]);
             const T hn = raw < -c ? -c : (raw > c ? c : raw);
             h[j] = hn;
-            e[j] = mul_add(epi, x[j], de * e[j]);
+            e[j] = mul_add(epi, xp[j], de * e[j]);
             r[j] += xi * (wr[j] + ar[j] * hn);
           }
         } else {
           const T pi = p[i];
 #pragma omp simd
-          for (int64_t j = 0; j < n; ++j) {
+          for (int64_t j = 0; j < ld; ++j) {
             const T raw = mul_add(pi, rx[j], h[j]);
             const T hn = raw < -c ? -c : (raw > c ? c : raw);
             h[j] = hn;
@@ -348,7 +353,10 @@ void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor u, at::T
           at::Tensor xs_buf, at::Tensor ms, at::Tensor hebb, at::Tensor elig, at::Tensor drive, at::Tensor h_ck,
           at::Tensor e_ck, at::Tensor w, at::Tensor alpha, double eta, double eta_e, at::Tensor mod_w, double mod_b,
           at::Tensor fan_a, at::Tensor fan_c, at::Tensor w_out, at::Tensor b_out, at::Tensor out) {
-  const int64_t B = hebb.size(0), n = hebb.size(1), I = w_in_t.size(0), A = w_out.size(0);
+  const int64_t B = hebb.size(0), n = hebb.size(1), ld = hebb.size(2), I = w_in_t.size(0), A = w_out.size(0);
+  TORCH_CHECK(ld == row_width(n) && w.size(1) == ld && alpha.size(1) == ld && drive.size(1) == ld &&
+                  h_ck.size(3) == ld && (mode != MODUL || (elig.size(2) == ld && e_ck.size(3) == ld)),
+              "step matrices must have rows of row_width(N) entries");
   TORCH_CHECK(t >= 0 && t + 1 < xs_buf.size(0) && (mode == PLASTIC || t < ms.size(0)), "step index out of range");
   TORCH_CHECK(t % seg != 0 || t / seg < h_ck.size(0), "checkpoint index out of range");
   TORCH_CHECK(u.dim() == 2 && u.size(0) == B && u.size(1) == I && w_in_t.size(1) == n && b_in.numel() == n,
@@ -361,8 +369,9 @@ void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor u, at::T
   const auto empty = at::empty({0}, hebb.options());
   AT_DISPATCH_FLOATING_TYPES(hebb.scalar_type(), "plastic_step", [&] {
     using T = scalar_t;
-    auto P = make_params<T>(mode, clip, seg, drive.view({1, B, n}), empty, w, alpha, eta, eta_e, mod_w, mod_b,
+    auto P = make_params<T>(mode, clip, seg, xs_buf.narrow(0, 0, 1), empty, w, alpha, eta, eta_e, mod_w, mod_b,
                             fan_a, fan_c);
+    P.ld = ld;
     StepIO<T> io{u.data_ptr<T>(), w_in_t.data_ptr<T>(), b_in.data_ptr<T>(), A ? w_out.data_ptr<T>() : nullptr,
                  A ? b_out.data_ptr<T>() : nullptr, I, A, xs_buf.data_ptr<T>(),
                  mode == PLASTIC ? nullptr : ms.data_ptr<T>(), hebb.data_ptr<T>(),
@@ -460,8 +469,8 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
 // of step t - 1 (see sweep), unless t starts the segment or resets the row.
 template <typename T, bool MOD>
 void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
-                   const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
-                   T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
+                   int64_t ck_ld, const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all,
+                   T* d_mod_w_all, T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
     const int64_t n = P.n, ld = P.ld, nn = n * n, np = n * ld, B = P.batch, TT = P.t_len, seg = P.seg;
     const bool modulated = P.mode != PLASTIC;
@@ -482,16 +491,16 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       steps[k].dp = v + 4 * ld;
       x_pad[k] = v + 5 * ld;
     }
-    // (N, N) with rows of n entries <-> rows of ld entries.
-    auto pad_in = [&](const T* src, T* dst) {
-      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * n, n * sizeof(T));
+    // (N, N) with rows of n (or, for the checkpoints, ck_ld) entries <-> rows of ld entries.
+    auto pad_in = [&](const T* src, T* dst, int64_t src_ld) {
+      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * src_ld, n * sizeof(T));
     };
     auto pad_out = [&](const T* src, T* dst) {
       for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * n, src + i * ld, n * sizeof(T));
     };
     for (int64_t b = b0; b < b1; ++b) {
-      pad_in(g_h_all + b * nn, gh.data());
-      if (MOD) pad_in(g_e_all + b * nn, ge.data());
+      pad_in(g_h_all + b * nn, gh.data(), n);
+      if (MOD) pad_in(g_e_all + b * nn, ge.data(), n);
       T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
       T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
       T* dfc = P.fanout ? d_fan_c_all + b * n : nullptr;
@@ -500,8 +509,8 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       for (int64_t s = n_seg - 1; s >= 0; --s) {
         const int64_t t0 = s * seg, t1 = std::min(TT, t0 + seg);
         // Recompute the traces entering steps t0 .. t1-1 (after their resets).
-        pad_in(h_ck + (s * B + b) * nn, hs.data());
-        if (MOD) pad_in(e_ck + (s * B + b) * nn, es.data());
+        pad_in(h_ck + (s * B + b) * n * ck_ld, hs.data(), ck_ld);
+        if (MOD) pad_in(e_ck + (s * B + b) * n * ck_ld, es.data(), ck_ld);
         for (int64_t t = t0; t + 1 < t1; ++t) {
           const int64_t i = t - t0;
           T* rate = rate_scratch.data();
@@ -616,13 +625,13 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
 // The backward for one mode (MOD: modul, with eligibility traces); see backward_rows.
 template <typename T>
 void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
-                   const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all, T* d_mod_w_all,
-                   T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
+                   int64_t ck_ld, const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all,
+                   T* d_mod_w_all, T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
   if (P.mode == MODUL)
-    backward_rows<T, true>(P, xs, ps, ms, h_ck, e_ck, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
+    backward_rows<T, true>(P, xs, ps, ms, h_ck, e_ck, ck_ld, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
                            d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
   else
-    backward_rows<T, false>(P, xs, ps, ms, h_ck, e_ck, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
+    backward_rows<T, false>(P, xs, ps, ms, h_ck, e_ck, ck_ld, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
                             d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
 }
 
@@ -643,7 +652,8 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
   auto d_fan_c = at::zeros({fan ? B : 0, n}, xs.options());
   auto d_sc = at::zeros({B, 3}, xs.options());
   // w and alpha with rows padded to a multiple of the vector width (see backward_rows).
-  const int64_t ld = (n + LANES - 1) / LANES * LANES;
+  const int64_t ld = row_width(n), ck_ld = h_ck.size(3);
+  TORCH_CHECK(ck_ld == n || ck_ld == ld, "checkpoint rows must have N or row_width(N) entries");
   auto w_pad = at::zeros({n, ld}, xs.options());
   auto alpha_pad = at::zeros({n, ld}, xs.options());
   w_pad.narrow(1, 0, n).copy_(w);
@@ -654,7 +664,7 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
     P.ld = ld;
     backward_impl<scalar_t>(P, xs.data_ptr<scalar_t>(), ps.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), h_ck.data_ptr<scalar_t>(),
-                            mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, g_xs.data_ptr<scalar_t>(),
+                            mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, ck_ld, g_xs.data_ptr<scalar_t>(),
                             g_hebb.data_ptr<scalar_t>(), mode == MODUL ? g_elig.data_ptr<scalar_t>() : nullptr,
                             d_pre.data_ptr<scalar_t>(), d_x0.data_ptr<scalar_t>(), d_alpha.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : d_mod_w.data_ptr<scalar_t>(),
@@ -670,4 +680,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "fused plastic RNN sequence forward (CPU)");
   m.def("backward", &backward, "fused plastic RNN sequence backward (CPU)");
   m.def("step", &step, "one in-place acting step of a recorded rollout (CPU)");
+  m.def("row_width", &row_width, "the padded row length of the step's and the backward's (N, N) matrices");
 }
