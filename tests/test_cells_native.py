@@ -1,7 +1,9 @@
 """The compiled CPU kernel (plastic_agents/cells/native) against the PyTorch path of fused.py and the line-by-line
 reference: outputs, traces and gradients with clipping and resets inside the sequence, float64 gradcheck, the
-single-step path, and the fallback (BACKPROPAMINE_NATIVE=0, failed build).  The first test on a machine
+single-step path, the fallback (BACKPROPAMINE_NATIVE=0, failed build) and a build lock left behind.  The first test on a machine
 compiles the kernel (~30 s once; cached under TORCH_EXTENSIONS_DIR or ~/.cache/torch_extensions)."""
+import os
+import time
 import warnings
 
 import pytest
@@ -163,6 +165,38 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch):
     xr, _ = ref.forward_sequence(u, ref.initial_state(B))
     assert spy.calls == 1
     torch.testing.assert_close(xs, xr, atol=1e-5, rtol=1e-4)
+
+
+def test_stale_build_lock_is_cleared_fresh_one_kept(tmp_path):
+    lock = tmp_path / "lock"
+    assert not native.clear_stale_build_lock(str(tmp_path))            # no lock
+    lock.write_text("")
+    assert not native.clear_stale_build_lock(str(tmp_path)) and lock.exists()     # a build running now
+    old = time.time() - native.STALE_LOCK_SECONDS - 60
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="interrupted build"):
+        assert native.clear_stale_build_lock(str(tmp_path))
+    assert not lock.exists()
+
+
+def test_load_removes_a_lock_left_by_an_interrupted_build(monkeypatch, tmp_path):
+    """cpp_extension.load would wait for a leftover lock without end; load_kernels clears it first."""
+    import torch.utils.cpp_extension as cpp
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    module = object()
+
+    def fake_load(*args, **kwargs):
+        assert not lock.exists()
+        return module
+
+    monkeypatch.setattr(cpp, "load", fake_load)
+    monkeypatch.setattr(cpp, "_get_build_directory", lambda name, verbose: str(tmp_path))
+    monkeypatch.setattr(native, "_STATE", {"module": None, "tried": False})
+    with pytest.warns(RuntimeWarning, match="interrupted build"):
+        assert native.load_kernels() is module
 
 
 def test_supports_only_cpu_floating_tensors_of_one_dtype():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import warnings
 
 import torch
@@ -61,6 +62,31 @@ def _cpu_flags() -> tuple:
     return "backpropamine_plastic_kernels", []
 
 
+#: A build lock older than this is taken as left by an interrupted build (one takes about 30 s).
+STALE_LOCK_SECONDS = 600
+
+
+def clear_stale_build_lock(build_dir: str, max_age: float = STALE_LOCK_SECONDS) -> bool:
+    """Remove `build_dir`/lock when it is older than `max_age` seconds, with a warning; True if removed.
+
+    cpp_extension.load holds that file while it compiles and waits, without end, for it to go away; a build that was
+    killed (Ctrl-C during the first run's compile) leaves it behind, and every later run would hang there."""
+    lock = os.path.join(build_dir, "lock")
+    try:
+        age = time.time() - os.path.getmtime(lock)
+    except OSError:
+        return False
+    if age <= max_age:
+        return False
+    try:
+        os.remove(lock)
+    except OSError:
+        return False
+    warnings.warn(f"backpropamine: removed the build lock {lock}, left {age:.0f} s ago by an interrupted build of "
+                  "the native kernel", RuntimeWarning, stacklevel=2)
+    return True
+
+
 def load_kernels():
     """The compiled extension module (forward, backward), or None when disabled or when the build failed."""
     if not native_enabled():
@@ -72,6 +98,12 @@ def load_kernels():
                 from torch.utils.cpp_extension import load
                 _ensure_ninja_on_path()
                 name, arch = _cpu_flags()
+                try:  # (a private helper of cpp_extension: without it, no lock check)
+                    from torch.utils.cpp_extension import _get_build_directory
+                except ImportError:
+                    _get_build_directory = None
+                if _get_build_directory is not None:
+                    clear_stale_build_lock(_get_build_directory(name, verbose=False))
                 # FMA contraction and reassociation are allowed: the expressions the backward must recompute
                 # bit for bit (the traces and their clip masks) are written with explicit fused multiply-adds
                 # (mul_add in the source), which neither changes.  Reassociation lets the compiler end each
