@@ -1,7 +1,8 @@
 """The compiled CPU kernel (plastic_agents/cells/native) against the PyTorch path of fused.py and the line-by-line
 reference: outputs, traces and gradients with clipping and resets inside the sequence, float64 gradcheck, the
-single-step path, the fallback (BACKPROPAMINE_NATIVE=0, failed build) and a build lock left behind.  The first test on a machine
-compiles the kernel (~30 s once; cached under TORCH_EXTENSIONS_DIR or ~/.cache/torch_extensions)."""
+single-step path, the fallback (BACKPROPAMINE_NATIVE=0, failed build) and a build lock left behind.  The first
+test on a machine compiles the kernel (~30 s once; cached under TORCH_EXTENSIONS_DIR or
+~/.cache/torch_extensions)."""
 import os
 import time
 import warnings
