@@ -64,7 +64,9 @@ def test_recording_readout_is_the_head_of_x_and_sparse_inputs_are_exact(dtype):
     u[3] = 0
     recording = start_recording(cell, B, T, readout=head)
     x_fused, _ = cell.forward_sequence(u, cell.initial_state(B, dtype=dtype))
-    tol = dict(atol=1e-12, rtol=1e-10) if dtype == torch.float64 else dict(atol=2e-6, rtol=1e-5)
+    # float32: the step and the fused forward sum the recurrent input in different orders (2.3e-6 apart after a few
+    # steps in the build without FMA).
+    tol = dict(atol=1e-12, rtol=1e-10) if dtype == torch.float64 else dict(atol=1e-5, rtol=1e-5)
     with torch.no_grad():
         for t in range(T):
             x = recording.step(u[t])
