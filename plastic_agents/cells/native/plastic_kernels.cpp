@@ -6,9 +6,9 @@
 // the backward recomputes each segment's traces from a checkpoint and makes one sweep per step over the gradient
 // traces (through y of step t with the alpha gradient, then through clip/trace update/eligibility of step t - 1).
 //
-// Conventions: H[i*ld + j], i presynaptic, j postsynaptic, ld = N in the forward's tensors and row_width(N) (rows
-// padded with zeros to whole vectors) in the acting step's and the backward's; A = alpha expanded to (N, N) by the
-// caller.
+// Conventions: H[i*ld + j], i presynaptic, j postsynaptic, ld = N in the tensors the caller passes (H0, H_T, the
+// gradients) and ld = row_width(N) (rows padded with zeros to whole vectors) in the kernels' own traces, the
+// checkpoints and the recording's buffers; A = alpha expanded to (N, N) by the caller.
 // rate_j(t) = eta (kind plastic), m(t) (modulated) or fan_c_j + m(t) fan_a_j (fan-out).
 // Checkpoint s holds the traces entering step s*seg, after that step's reset.
 #include <torch/extension.h>
@@ -39,6 +39,14 @@ inline T mul_add(T a, T b, T c) {
 // of float.
 constexpr int64_t LANES = 16;
 int64_t row_width(int64_t n) { return (n + LANES - 1) / LANES * LANES; }
+
+// An (N, N) matrix as (N, row_width(N)), zero padding (w and alpha for the forward and the backward).
+at::Tensor padded_rows(const at::Tensor& m) {
+  const int64_t n = m.size(0);
+  auto out = at::zeros({n, row_width(n)}, m.options());
+  out.narrow(1, 0, n).copy_(m);
+  return out;
+}
 
 // tanh that the compiler vectorises (glibc's tanhf is a scalar call, ~20 ns each, which made it a third of an
 // acting step).  float: tanh(x) = sign(x) * -q / (2 + q) with q = expm1(-2|x|), q from its Taylor series to degree
@@ -77,7 +85,7 @@ inline double fast_tanh(double x) { return std::tanh(x); }
 template <typename T>
 struct Params {
   int64_t mode, t_len, batch, n, seg;
-  int64_t ld;  // row stride of the (N, N) matrices: N in the forward, row_width(N) in the step and the backward
+  int64_t ld;  // row stride of the kernels' own (N, N) matrices: row_width(N)
   bool fanout, has_keep;
   T clip, eta, eta_e;
   const T *w, *alpha, *mod_w, *fan_a, *fan_c, *keep;
@@ -148,7 +156,7 @@ Params<T> make_params(int64_t mode, double clip, int64_t seg, const at::Tensor& 
   P.t_len = a_seq.size(0);
   P.batch = a_seq.size(1);
   P.n = a_seq.size(2);
-  P.ld = P.n;
+  P.ld = row_width(P.n);
   P.seg = seg;
   P.clip = T(clip);
   P.eta = T(eta);
@@ -165,33 +173,34 @@ Params<T> make_params(int64_t mode, double clip, int64_t seg, const at::Tensor& 
   return P;
 }
 
+// The fused forward over T steps.  Each row's traces are kept in rows of P.ld entries (zero padding, as in the
+// step and the backward; P.w and P.alpha are padded by the caller) and updated in place; h_out, e_out (B, N, N).
 template <typename T>
 void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, const T* e0, T* xs, T* ps, T* ms,
                   T* h_out, T* e_out, T* h_ck, T* e_ck, bool save) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t n = P.n, nn = n * n, B = P.batch, TT = P.t_len;
-    std::vector<T> pre(n), p(n), rate(n), rx(n);
+    const int64_t n = P.n, ld = P.ld, nn = n * n, np = n * ld, B = P.batch, TT = P.t_len;
+    // Zero-initialised: the padding of H, E, pre, rate, rx and xp (= x) stays zero.
+    std::vector<T> hp(np), ep(P.mode == MODUL ? np : 0), pre(ld), p(n), rate(ld), rx(ld), xp(ld);
+    T* H = hp.data();
+    T* E = P.mode == MODUL ? ep.data() : nullptr;
     for (int64_t b = b0; b < b1; ++b) {
-      T* H = h_out + b * nn;
-      T* E = P.mode == MODUL ? e_out + b * nn : nullptr;
-      const T* hsrc = h0 + b * nn;   // the step's input traces: H0 at first, then the output buffer
-      const T* esrc = E ? e0 + b * nn : nullptr;
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(H + i * ld, h0 + b * nn + i * n, n * sizeof(T));
+        if (E) std::memcpy(E + i * ld, e0 + b * nn + i * n, n * sizeof(T));
+      }
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) p[j] = x0[b * n + j];
       for (int64_t t = 0; t < TT; ++t) {
         if (P.has_keep && P.keep[t * B + b] == T(0)) {
           std::fill(p.begin(), p.end(), T(0));
-          std::memset(H, 0, nn * sizeof(T));
-          hsrc = H;
-          if (E) {
-            std::memset(E, 0, nn * sizeof(T));
-            esrc = E;
-          }
+          std::memset(H, 0, np * sizeof(T));
+          if (E) std::memset(E, 0, np * sizeof(T));
         }
         if (save && t % P.seg == 0) {
           const int64_t s = t / P.seg;
-          std::memcpy(h_ck + (s * B + b) * nn, hsrc, nn * sizeof(T));
-          if (E) std::memcpy(e_ck + (s * B + b) * nn, esrc, nn * sizeof(T));
+          std::memcpy(h_ck + (s * B + b) * np, H, np * sizeof(T));
+          if (E) std::memcpy(e_ck + (s * B + b) * np, E, np * sizeof(T));
         }
         if (save) std::memcpy(ps + (t * B + b) * n, p.data(), n * sizeof(T));
         const T* at_ = a + (t * B + b) * n;
@@ -200,15 +209,15 @@ void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, cons
         for (int64_t i = 0; i < n; ++i) {
           const T pi = p[i];
           if (pi == T(0)) continue;
-          const T* hr = hsrc + i * n;
-          const T* wr = P.w + i * n;
-          const T* ar = P.alpha + i * n;
+          const T* hr = H + i * ld;
+          const T* wr = P.w + i * ld;
+          const T* ar = P.alpha + i * ld;
 #pragma omp simd
-          for (int64_t j = 0; j < n; ++j) pre[j] += pi * (wr[j] + ar[j] * hr[j]);
+          for (int64_t j = 0; j < ld; ++j) pre[j] += pi * (wr[j] + ar[j] * hr[j]);
         }
         T* x = xs + (t * B + b) * n;
 #pragma omp simd
-        for (int64_t j = 0; j < n; ++j) x[j] = fast_tanh(pre[j]);
+        for (int64_t j = 0; j < n; ++j) xp[j] = x[j] = fast_tanh(pre[j]);
         T m = T(0);
         if (P.mode != PLASTIC) {
           T s = P.mod_b;
@@ -218,15 +227,13 @@ void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, cons
           ms[t * B + b] = m;
         }
         rates(P, m, rate.data());
-        trace_update(P, hsrc, H, esrc, E, p.data(), x, rate.data(), rx.data());
-        hsrc = H;
-        esrc = E;
+        trace_update(P, H, H, E, E, p.data(), xp.data(), rate.data(), rx.data());
 #pragma omp simd
         for (int64_t j = 0; j < n; ++j) p[j] = x[j];
       }
-      if (TT == 0) {
-        std::memcpy(H, h0 + b * nn, nn * sizeof(T));
-        if (E) std::memcpy(E, e0 + b * nn, nn * sizeof(T));
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(h_out + b * nn + i * n, H + i * ld, n * sizeof(T));
+        if (E) std::memcpy(e_out + b * nn + i * n, E + i * ld, n * sizeof(T));
       }
     }
   });
@@ -243,10 +250,13 @@ std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool sav
   auto ms = at::empty({mode == PLASTIC ? 0 : TT, B}, a_seq.options());
   auto h_out = at::empty({B, n, n}, a_seq.options());
   auto e_out = at::empty({mode == MODUL ? B : 0, n, n}, a_seq.options());
-  auto h_ck = at::empty({n_ck, B, n, n}, a_seq.options());
-  auto e_ck = at::empty({mode == MODUL ? n_ck : 0, B, n, n}, a_seq.options());
+  const int64_t ld = row_width(n);
+  auto h_ck = at::empty({n_ck, B, n, ld}, a_seq.options());
+  auto e_ck = at::empty({mode == MODUL ? n_ck : 0, B, n, ld}, a_seq.options());
+  const auto w_pad = padded_rows(w), alpha_pad = padded_rows(alpha);
   AT_DISPATCH_FLOATING_TYPES(a_seq.scalar_type(), "plastic_forward", [&] {
-    auto P = make_params<scalar_t>(mode, clip, seg, a_seq, keep, w, alpha, eta, eta_e, mod_w, mod_b, fan_a, fan_c);
+    auto P = make_params<scalar_t>(mode, clip, seg, a_seq, keep, w_pad, alpha_pad, eta, eta_e, mod_w, mod_b, fan_a,
+                                   fan_c);
     forward_impl<scalar_t>(P, a_seq.data_ptr<scalar_t>(), x0.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(),
                            mode == MODUL ? e0.data_ptr<scalar_t>() : nullptr, xs.data_ptr<scalar_t>(),
                            ps.data_ptr<scalar_t>(), mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(),
@@ -373,7 +383,6 @@ void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor u, at::T
     using T = scalar_t;
     auto P = make_params<T>(mode, clip, seg, xs_buf.narrow(0, 0, 1), empty, w, alpha, eta, eta_e, mod_w, mod_b,
                             fan_a, fan_c);
-    P.ld = ld;
     StepIO<T> io{u.data_ptr<T>(), w_in_t.data_ptr<T>(), b_in.data_ptr<T>(), A ? w_out.data_ptr<T>() : nullptr,
                  A ? b_out.data_ptr<T>() : nullptr, I, A, xs_buf.data_ptr<T>(),
                  mode == PLASTIC ? nullptr : ms.data_ptr<T>(), hebb.data_ptr<T>(),
@@ -459,11 +468,11 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
 // (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).  (Each thread sums d_alpha over its rows into the first
 // row's slot; the others stay zero.)
 //
-// The (N, N) matrices of the passes (recomputed traces, gradient traces, d_alpha, and P.w, P.alpha, which the
-// caller pads) are laid out with rows of P.ld >= N entries, P.ld a multiple of the vector width, the padding zero:
-// the passes then run whole vectors (N = 100 has a scalar tail of 4 per row otherwise: N = 96, which has none, ran
-// 20-36% faster than N = 100); zero padding stays zero through every pass.  Vectors that a pass reads (x, rate, rx, z, d_pre) are
-// padded the same way.
+// The (N, N) matrices of the passes (checkpoints, recomputed traces, gradient traces, d_alpha, and P.w, P.alpha,
+// which the caller pads) are laid out with rows of P.ld >= N entries, P.ld a multiple of the vector width, the
+// padding zero: the passes then run whole vectors (N = 100 has a scalar tail of 4 per row otherwise: N = 96, which
+// has none, ran 20-36% faster than N = 100); zero padding stays zero through every pass.  Vectors that a pass
+// reads (x, rate, rx, z, d_pre) are padded the same way.
 //
 // Per row and segment (last first): recompute the segment's traces from its checkpoint, then for each step t,
 // last first: pass 1 of step t (done by the previous sweep, or alone at the segment's last step and after a
@@ -471,7 +480,7 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
 // of step t - 1 (see sweep), unless t starts the segment or resets the row.
 template <typename T, bool MOD>
 void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
-                   int64_t ck_ld, const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all,
+                   const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all,
                    T* d_mod_w_all, T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
     const int64_t n = P.n, ld = P.ld, nn = n * n, np = n * ld, B = P.batch, TT = P.t_len, seg = P.seg;
@@ -493,16 +502,16 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       steps[k].dp = v + 4 * ld;
       x_pad[k] = v + 5 * ld;
     }
-    // (N, N) with rows of n (or, for the checkpoints, ck_ld) entries <-> rows of ld entries.
-    auto pad_in = [&](const T* src, T* dst, int64_t src_ld) {
-      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * src_ld, n * sizeof(T));
+    // (N, N) with rows of n entries <-> rows of ld entries.
+    auto pad_in = [&](const T* src, T* dst) {
+      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * n, n * sizeof(T));
     };
     auto pad_out = [&](const T* src, T* dst) {
       for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * n, src + i * ld, n * sizeof(T));
     };
     for (int64_t b = b0; b < b1; ++b) {
-      pad_in(g_h_all + b * nn, gh.data(), n);
-      if (MOD) pad_in(g_e_all + b * nn, ge.data(), n);
+      pad_in(g_h_all + b * nn, gh.data());
+      if (MOD) pad_in(g_e_all + b * nn, ge.data());
       T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
       T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
       T* dfc = P.fanout ? d_fan_c_all + b * n : nullptr;
@@ -511,8 +520,8 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       for (int64_t s = n_seg - 1; s >= 0; --s) {
         const int64_t t0 = s * seg, t1 = std::min(TT, t0 + seg);
         // Recompute the traces entering steps t0 .. t1-1 (after their resets).
-        pad_in(h_ck + (s * B + b) * n * ck_ld, hs.data(), ck_ld);
-        if (MOD) pad_in(e_ck + (s * B + b) * n * ck_ld, es.data(), ck_ld);
+        std::memcpy(hs.data(), h_ck + (s * B + b) * np, np * sizeof(T));
+        if (MOD) std::memcpy(es.data(), e_ck + (s * B + b) * np, np * sizeof(T));
         for (int64_t t = t0; t + 1 < t1; ++t) {
           const int64_t i = t - t0;
           T* rate = rate_scratch.data();
@@ -627,13 +636,13 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
 // The backward for one mode (MOD: modul, with eligibility traces); see backward_rows.
 template <typename T>
 void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, const T* h_ck, const T* e_ck,
-                   int64_t ck_ld, const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all,
+                   const T* g_xs, T* g_h_all, T* g_e_all, T* d_pre, T* d_x0, T* d_alpha_all,
                    T* d_mod_w_all, T* d_fan_a_all, T* d_fan_c_all, T* d_sc_all) {
   if (P.mode == MODUL)
-    backward_rows<T, true>(P, xs, ps, ms, h_ck, e_ck, ck_ld, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
+    backward_rows<T, true>(P, xs, ps, ms, h_ck, e_ck, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
                            d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
   else
-    backward_rows<T, false>(P, xs, ps, ms, h_ck, e_ck, ck_ld, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
+    backward_rows<T, false>(P, xs, ps, ms, h_ck, e_ck, g_xs, g_h_all, g_e_all, d_pre, d_x0, d_alpha_all,
                             d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
 }
 
@@ -654,19 +663,15 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
   auto d_fan_c = at::zeros({fan ? B : 0, n}, xs.options());
   auto d_sc = at::zeros({B, 3}, xs.options());
   // w and alpha with rows padded to a multiple of the vector width (see backward_rows).
-  const int64_t ld = row_width(n), ck_ld = h_ck.size(3);
-  TORCH_CHECK(ck_ld == n || ck_ld == ld, "checkpoint rows must have N or row_width(N) entries");
-  auto w_pad = at::zeros({n, ld}, xs.options());
-  auto alpha_pad = at::zeros({n, ld}, xs.options());
-  w_pad.narrow(1, 0, n).copy_(w);
-  alpha_pad.narrow(1, 0, n).copy_(alpha);
+  const int64_t ld = row_width(n);
+  TORCH_CHECK(h_ck.size(3) == ld, "checkpoint rows must have row_width(N) entries");
+  const auto w_pad = padded_rows(w), alpha_pad = padded_rows(alpha);
   AT_DISPATCH_FLOATING_TYPES(xs.scalar_type(), "plastic_backward", [&] {
     auto P = make_params<scalar_t>(mode, clip, seg, xs, keep, w_pad, alpha_pad, eta, eta_e, mod_w, mod_b, fan_a,
                                    fan_c);
-    P.ld = ld;
     backward_impl<scalar_t>(P, xs.data_ptr<scalar_t>(), ps.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), h_ck.data_ptr<scalar_t>(),
-                            mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, ck_ld, g_xs.data_ptr<scalar_t>(),
+                            mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, g_xs.data_ptr<scalar_t>(),
                             g_hebb.data_ptr<scalar_t>(), mode == MODUL ? g_elig.data_ptr<scalar_t>() : nullptr,
                             d_pre.data_ptr<scalar_t>(), d_x0.data_ptr<scalar_t>(), d_alpha.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : d_mod_w.data_ptr<scalar_t>(),
