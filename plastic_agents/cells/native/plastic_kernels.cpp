@@ -40,6 +40,17 @@ inline T mul_add(T a, T b, T c) {
 constexpr int64_t LANES = 16;
 int64_t row_width(int64_t n) { return (n + LANES - 1) / LANES * LANES; }
 
+// Copies of an (N, N) matrix between rows of n entries and padded rows of ld entries (a padded destination's
+// padding is left as it is).
+template <typename T>
+void rows_to_padded(const T* src, T* dst, int64_t n, int64_t ld) {
+  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * n, n * sizeof(T));
+}
+template <typename T>
+void padded_to_rows(const T* src, T* dst, int64_t n, int64_t ld) {
+  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * n, src + i * ld, n * sizeof(T));
+}
+
 // An (N, N) matrix as (N, row_width(N)), zero padding (w and alpha for the forward and the backward).
 at::Tensor padded_rows(const at::Tensor& m) {
   const int64_t n = m.size(0);
@@ -185,10 +196,8 @@ void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, cons
     T* H = hp.data();
     T* E = P.mode == MODUL ? ep.data() : nullptr;
     for (int64_t b = b0; b < b1; ++b) {
-      for (int64_t i = 0; i < n; ++i) {
-        std::memcpy(H + i * ld, h0 + b * nn + i * n, n * sizeof(T));
-        if (E) std::memcpy(E + i * ld, e0 + b * nn + i * n, n * sizeof(T));
-      }
+      rows_to_padded(h0 + b * nn, H, n, ld);
+      if (E) rows_to_padded(e0 + b * nn, E, n, ld);
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) p[j] = x0[b * n + j];
       for (int64_t t = 0; t < TT; ++t) {
@@ -231,10 +240,8 @@ void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, cons
 #pragma omp simd
         for (int64_t j = 0; j < n; ++j) p[j] = x[j];
       }
-      for (int64_t i = 0; i < n; ++i) {
-        std::memcpy(h_out + b * nn + i * n, H + i * ld, n * sizeof(T));
-        if (E) std::memcpy(e_out + b * nn + i * n, E + i * ld, n * sizeof(T));
-      }
+      padded_to_rows(H, h_out + b * nn, n, ld);
+      if (E) padded_to_rows(E, e_out + b * nn, n, ld);
     }
   });
 }
@@ -502,16 +509,9 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       steps[k].dp = v + 4 * ld;
       x_pad[k] = v + 5 * ld;
     }
-    // (N, N) with rows of n entries <-> rows of ld entries.
-    auto pad_in = [&](const T* src, T* dst) {
-      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * ld, src + i * n, n * sizeof(T));
-    };
-    auto pad_out = [&](const T* src, T* dst) {
-      for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * n, src + i * ld, n * sizeof(T));
-    };
     for (int64_t b = b0; b < b1; ++b) {
-      pad_in(g_h_all + b * nn, gh.data());
-      if (MOD) pad_in(g_e_all + b * nn, ge.data());
+      rows_to_padded(g_h_all + b * nn, gh.data(), n, ld);
+      if (MOD) rows_to_padded(g_e_all + b * nn, ge.data(), n, ld);
       T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
       T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
       T* dfc = P.fanout ? d_fan_c_all + b * n : nullptr;
@@ -622,14 +622,14 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
             sweep<T, MOD, false, true>(P, dpre.data(), st, prepare(t - 1), gh.data(), ge.data(), dal.data());
         }
       }
-      pad_out(gh.data(), g_h_all + b * nn);
-      if (MOD) pad_out(ge.data(), g_e_all + b * nn);
+      padded_to_rows(gh.data(), g_h_all + b * nn, n, ld);
+      if (MOD) padded_to_rows(ge.data(), g_e_all + b * nn, n, ld);
       std::copy(carry.begin(), carry.end(), d_x0 + b * n);
       d_sc_all[b * 3 + 0] = d_eta;
       d_sc_all[b * 3 + 1] = d_eta_e;
       d_sc_all[b * 3 + 2] = d_mod_b;
     }
-    if (b1 > b0) pad_out(dal.data(), d_alpha_all + b0 * nn);
+    if (b1 > b0) padded_to_rows(dal.data(), d_alpha_all + b0 * nn, n, ld);
   });
 }
 
@@ -687,5 +687,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "fused plastic RNN sequence forward (CPU)");
   m.def("backward", &backward, "fused plastic RNN sequence backward (CPU)");
   m.def("step", &step, "one in-place acting step of a recorded rollout (CPU)");
-  m.def("row_width", &row_width, "the padded row length of the step's and the backward's (N, N) matrices");
+  m.def("row_width", &row_width, "the padded row length of the kernel's own (N, N) matrices (traces, checkpoints)");
 }
