@@ -59,6 +59,7 @@ class Recording:
         self.h_ck = p.new_empty(n_ck, batch_size, n, width)
         self.e_ck = p.new_empty(n_ck if self.mode == MODUL else 0, batch_size, n, width)
         self._bind_parameters()
+        self._bind_stepper()
 
     def _bind_parameters(self) -> None:
         cell, n = self.cell, self.cell.hidden_size
@@ -84,6 +85,13 @@ class Recording:
         self.w_out = empty.view(0, n) if self.readout is None else d(self.readout.weight)
         self.b_out = empty if self.readout is None else d(self.readout.bias)
 
+    def _bind_stepper(self) -> None:
+        """The kernel's Stepper over the current buffers (it holds them: made again when they are replaced)."""
+        self._stepper = self.kernels.stepper(
+            self.mode, self.clip, self.segment, self.w_in_t, self.b_in, self.xs_buf, self.ms, self.hebb, self.elig,
+            self.drive, self.h_ck, self.e_ck, self.w_rows, self.amat_rows, self.eta, self.eta_e, self.mod_w,
+            self.mod_b, self.fan_a, self.fan_c, self.w_out, self.b_out, self.readout_out)
+
     def _grow(self) -> None:
         """Double the step capacity (rare: only when the rollout outlasts `expected_steps`)."""
         cap = self.xs_buf.shape[0] - 1
@@ -94,21 +102,18 @@ class Recording:
         self.h_ck = torch.cat([self.h_ck, self.h_ck.new_empty(n_ck, *self.h_ck.shape[1:])])
         if self.mode == MODUL:
             self.e_ck = torch.cat([self.e_ck, self.e_ck.new_empty(n_ck, *self.e_ck.shape[1:])])
+        self._bind_stepper()
 
-    def step(self, u: torch.Tensor) -> torch.Tensor:
-        """One step: observation u (B, I) -> x(t) (B, N), a view into the recording (do not modify it); also fills
-        readout_out.  Runs without autograd (the kernel writes plain buffers)."""
+    def step(self, u: torch.Tensor) -> None:
+        """One step on observation u (B, I): writes x(t) (the next row of x_seq), M(t), readout_out, and advances
+        the traces.  Runs without autograd (the kernel writes plain buffers)."""
         t = self.steps
         if t + 1 >= self.xs_buf.shape[0]:
             self._grow()
         if u.dtype != self.w.dtype or not u.is_contiguous():     # (the checks cost less than a no-op .to())
             u = u.to(self.w.dtype).contiguous()
-        self.kernels.step(self.mode, self.clip, self.segment, t, u, self.w_in_t, self.b_in, self.xs_buf, self.ms,
-                          self.hebb, self.elig, self.drive, self.h_ck, self.e_ck, self.w_rows, self.amat_rows,
-                          self.eta, self.eta_e, self.mod_w, self.mod_b, self.fan_a, self.fan_c, self.w_out,
-                          self.b_out, self.readout_out)
+        self._stepper.step(t, u)
         self.steps = t + 1
-        return self.xs_buf[t + 1]
 
     @property
     def x_seq(self) -> torch.Tensor:
@@ -141,35 +146,42 @@ def start_recording(cell, batch_size: int, expected_steps: int,
     if not supports(list(cell.parameters()) + ([] if readout is None else list(readout.parameters()))):
         return None
     kernels = load_kernels()
-    if kernels is None or not hasattr(kernels, "step"):
+    if kernels is None or not hasattr(kernels, "stepper"):
         return None
     return Recording(cell, batch_size, max(1, int(expected_steps)), kernels, readout)
 
 
 class _Replay(torch.autograd.Function):
-    """(a_seq, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c) -> the recorded x_seq (T, B, N); backward = the
-    fused kernel's backward over the recording."""
+    """(u_seq, w_in, b_in, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c) -> the recorded x_seq (T, B, N), a view of
+    the recording; backward = the fused kernel's backward over the recording, then the input projection's
+    gradients from its d_pre (the projection itself, which the step computed, is not recomputed)."""
 
     @staticmethod
-    def forward(ctx, cfg, recording, a_seq, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c):
+    def forward(ctx, cfg, recording, u_seq, w_in, b_in, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c):
         t_len = recording.steps
         n_ck = -(-t_len // recording.segment)
         xs = recording.xs_buf[1: t_len + 1]
         ps = recording.xs_buf[:t_len]
         empty = xs.new_empty(0)
         ctx.cfg = cfg
+        ctx.u_seq = u_seq       # an input without gradient (the observations)
         ctx.save_for_backward(xs, ps, recording.m_seq, empty, recording.h_ck[:n_ck],
                               recording.e_ck[:n_ck] if cfg.mode == MODUL else empty, recording.w, recording.amat,
                               eta, eta_e, recording.mod_w, mod_b, recording.fan_a, recording.fan_c)
-        return xs.clone()
+        return xs
 
     @staticmethod
     def backward(ctx, g_xs):
         grads = _native_grads(ctx, g_xs, None, None)
         # _native_grads follows the fused function's inputs (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w,
-        # mod_b, fan_a, fan_c); the replay has no keep, x0, H0 or E0.
+        # mod_b, fan_a, fan_c); the replay has no keep, x0, H0 or E0, and takes u_seq and the projection instead
+        # of a_seq = u_seq W_in^T + b_in.
         d_pre, _keep, _x0, _h0, _e0, *rest = grads
-        return (None, None, d_pre, *rest)
+        flat = d_pre.reshape(-1, d_pre.shape[-1])
+        u = ctx.u_seq.reshape(-1, ctx.u_seq.shape[-1])
+        d_w_in = flat.t() @ u if ctx.needs_input_grad[3] else None
+        d_b_in = flat.sum(0) if ctx.needs_input_grad[4] else None
+        return (None, None, None, d_w_in, d_b_in, *rest)
 
 
 def replay(cell, u_seq: torch.Tensor, recording: Recording) -> torch.Tensor:
@@ -189,7 +201,10 @@ def replay(cell, u_seq: torch.Tensor, recording: Recording) -> torch.Tensor:
     cfg = _Config(recording.mode, float(cell.options["clip"]), cell.options["alpha_mode"], fan,
                   recording.segment, True, recording.kernels)
     amat = cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n)
-    return _Replay.apply(cfg, recording, cell.i2h(u_seq), cell.w, amat, getattr(cell, "eta", None),
-                         getattr(cell, "eta_e", None), cell.h2mod.weight if cell.is_modulated else None,
+    if u_seq.dtype != recording.w.dtype:
+        raise ValueError(f"u_seq is {u_seq.dtype}, the recording {recording.w.dtype}")
+    return _Replay.apply(cfg, recording, u_seq, cell.i2h.weight, cell.i2h.bias, cell.w, amat,
+                         getattr(cell, "eta", None), getattr(cell, "eta_e", None),
+                         cell.h2mod.weight if cell.is_modulated else None,
                          cell.h2mod.bias if cell.is_modulated else None,
                          cell.fanout.weight[:, 0] if fan else None, cell.fanout.bias if fan else None)

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -368,35 +369,70 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
   });
 }
 
-void step(int64_t mode, double clip, int64_t seg, int64_t t, at::Tensor u, at::Tensor w_in_t, at::Tensor b_in,
-          at::Tensor xs_buf, at::Tensor ms, at::Tensor hebb, at::Tensor elig, at::Tensor drive, at::Tensor h_ck,
-          at::Tensor e_ck, at::Tensor w, at::Tensor alpha, double eta, double eta_e, at::Tensor mod_w, double mod_b,
-          at::Tensor fan_a, at::Tensor fan_c, at::Tensor w_out, at::Tensor b_out, at::Tensor out) {
+// The acting steps of one recording: holds its tensors (the parameters' copies, the buffers the steps write), so
+// that a step passes only t and the input u (B, I) (a call with all of them cost a few microseconds a step).
+class Stepper {
+ public:
+  virtual ~Stepper() = default;
+  virtual void step(int64_t t, const at::Tensor& u) = 0;
+};
+
+template <typename T>
+class StepperImpl final : public Stepper {
+ public:
+  StepperImpl(std::vector<at::Tensor> held, const Params<T>& P, const StepIO<T>& io, int64_t xs_rows,
+              int64_t ms_rows, int64_t ck_rows)
+      : held_(std::move(held)), P_(P), io_(io), xs_rows_(xs_rows), ms_rows_(ms_rows), ck_rows_(ck_rows) {}
+
+  void step(int64_t t, const at::Tensor& u) override {
+    TORCH_CHECK(u.dim() == 2 && u.size(0) == P_.batch && u.size(1) == io_.inputs && u.is_contiguous() &&
+                    u.scalar_type() == held_[0].scalar_type(),
+                "step input must be a contiguous (", P_.batch, ", ", io_.inputs,
+                ") tensor of the recording's dtype");
+    TORCH_CHECK(t >= 0 && t + 1 < xs_rows_ && (P_.mode == PLASTIC || t < ms_rows_), "step index out of range");
+    TORCH_CHECK(t % P_.seg != 0 || t / P_.seg < ck_rows_, "checkpoint index out of range");
+    io_.u = u.data_ptr<T>();
+    step_impl<T>(P_, t, io_);
+  }
+
+ private:
+  std::vector<at::Tensor> held_;  // [0] hebb, then every tensor the pointers in P_ and io_ point into
+  Params<T> P_;
+  StepIO<T> io_;
+  int64_t xs_rows_, ms_rows_, ck_rows_;
+};
+
+std::unique_ptr<Stepper> stepper(int64_t mode, double clip, int64_t seg, at::Tensor w_in_t, at::Tensor b_in,
+                                 at::Tensor xs_buf, at::Tensor ms, at::Tensor hebb, at::Tensor elig, at::Tensor drive,
+                                 at::Tensor h_ck, at::Tensor e_ck, at::Tensor w, at::Tensor alpha, double eta,
+                                 double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a, at::Tensor fan_c,
+                                 at::Tensor w_out, at::Tensor b_out, at::Tensor out) {
   const int64_t B = hebb.size(0), n = hebb.size(1), ld = hebb.size(2), I = w_in_t.size(0), A = w_out.size(0);
   TORCH_CHECK(ld == row_width(n) && w.size(1) == ld && alpha.size(1) == ld && drive.size(1) == ld &&
                   h_ck.size(3) == ld && (mode != MODUL || (elig.size(2) == ld && e_ck.size(3) == ld)),
               "step matrices must have rows of row_width(N) entries");
-  TORCH_CHECK(t >= 0 && t + 1 < xs_buf.size(0) && (mode == PLASTIC || t < ms.size(0)), "step index out of range");
-  TORCH_CHECK(t % seg != 0 || t / seg < h_ck.size(0), "checkpoint index out of range");
-  TORCH_CHECK(u.dim() == 2 && u.size(0) == B && u.size(1) == I && w_in_t.size(1) == n && b_in.numel() == n,
-              "step input shapes do not match");
+  TORCH_CHECK(xs_buf.dim() == 3 && xs_buf.size(1) == B && xs_buf.size(2) == n && w_in_t.size(1) == n &&
+                  b_in.numel() == n, "step input shapes do not match");
   TORCH_CHECK(A == 0 || (w_out.size(1) == n && b_out.numel() == A && out.size(0) == B && out.size(1) == A),
               "step readout shapes do not match");
-  for (const auto* x : {&u, &w_in_t, &b_in, &xs_buf, &hebb, &drive, &w_out, &b_out, &out})
-    TORCH_CHECK(x->is_contiguous() && x->scalar_type() == hebb.scalar_type(),
+  std::vector<at::Tensor> held{hebb, w_in_t, b_in, xs_buf, ms, elig, drive, h_ck, e_ck, w, alpha, mod_w, fan_a,
+                               fan_c, w_out, b_out, out};
+  for (const auto& x : held)
+    TORCH_CHECK(x.is_contiguous() && x.scalar_type() == hebb.scalar_type(),
                 "step tensors must be contiguous and of one dtype");
-  const auto empty = at::empty({0}, hebb.options());
-  AT_DISPATCH_FLOATING_TYPES(hebb.scalar_type(), "plastic_step", [&] {
+  std::unique_ptr<Stepper> result;
+  AT_DISPATCH_FLOATING_TYPES(hebb.scalar_type(), "plastic_stepper", [&] {
     using T = scalar_t;
-    auto P = make_params<T>(mode, clip, seg, xs_buf.narrow(0, 0, 1), empty, w, alpha, eta, eta_e, mod_w, mod_b,
-                            fan_a, fan_c);
-    StepIO<T> io{u.data_ptr<T>(), w_in_t.data_ptr<T>(), b_in.data_ptr<T>(), A ? w_out.data_ptr<T>() : nullptr,
+    auto P = make_params<T>(mode, clip, seg, xs_buf.narrow(0, 0, 1), at::empty({0}, hebb.options()), w, alpha, eta,
+                            eta_e, mod_w, mod_b, fan_a, fan_c);
+    StepIO<T> io{nullptr, w_in_t.data_ptr<T>(), b_in.data_ptr<T>(), A ? w_out.data_ptr<T>() : nullptr,
                  A ? b_out.data_ptr<T>() : nullptr, I, A, xs_buf.data_ptr<T>(),
                  mode == PLASTIC ? nullptr : ms.data_ptr<T>(), hebb.data_ptr<T>(),
                  mode == MODUL ? elig.data_ptr<T>() : nullptr, drive.data_ptr<T>(), h_ck.data_ptr<T>(),
                  mode == MODUL ? e_ck.data_ptr<T>() : nullptr, A ? out.data_ptr<T>() : nullptr};
-    step_impl<T>(P, t, io);
+    result = std::make_unique<StepperImpl<T>>(std::move(held), P, io, xs_buf.size(0), ms.size(0), h_ck.size(0));
   });
+  return result;
 }
 
 // The backward's view of one step t of one row: its inputs (traces entering the step, x(t-1), x(t), rate) and
@@ -686,6 +722,8 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "fused plastic RNN sequence forward (CPU)");
   m.def("backward", &backward, "fused plastic RNN sequence backward (CPU)");
-  m.def("step", &step, "one in-place acting step of a recorded rollout (CPU)");
+  pybind11::class_<Stepper>(m, "Stepper")
+      .def("step", &Stepper::step, "acting step t of the recording on input u (B, I), in place");
+  m.def("stepper", &stepper, "the acting steps of a recorded rollout (CPU), holding the recording's tensors");
   m.def("row_width", &row_width, "the padded row length of the kernel's own (N, N) matrices (traces, checkpoints)");
 }
