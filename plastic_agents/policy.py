@@ -5,6 +5,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .cells import CellState, make_cell
@@ -34,10 +35,17 @@ class ActorCritic(nn.Module):
         """The trunk's zero state for B episodes (see CellState)."""
         return self.cell.initial_state(batch_size, device=device)
 
+    def heads(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """x (..., N) -> logits (..., A), values (...): both heads in one matrix product (over a whole episode
+        batch one product and, in the backward, one for the gradient of x instead of two and their sum)."""
+        out = F.linear(x, torch.cat([self.policy_head.weight, self.value_head.weight]),
+                       torch.cat([self.policy_head.bias, self.value_head.bias]))
+        return out[..., :-1], out[..., -1]
+
     def step(self, obs: torch.Tensor, state: CellState):
         """One step: obs (B, obs_size) -> logits (B, A), value (B,), x (B, N), new state."""
         x, new_state = self.cell(obs, state)
-        return self.policy_head(x), self.value_head(x).squeeze(-1), x, new_state
+        return *self.heads(x), x, new_state
 
     def forward_sequence(self, obs_seq: torch.Tensor, state: CellState,
                          episode_starts: Optional[torch.Tensor] = None):
@@ -46,13 +54,13 @@ class ActorCritic(nn.Module):
         episode_starts (T, B) bool: where True the trunk state is reset before that step.
         """
         x_seq, final = self.cell.forward_sequence(obs_seq, state, episode_starts)
-        return self.policy_head(x_seq), self.value_head(x_seq).squeeze(-1), x_seq, final
+        return *self.heads(x_seq), x_seq, final
 
     def replay(self, obs_seq: torch.Tensor, recording):
         """The recorded rollout (cells/recording.py) made differentiable: obs_seq (T, B, obs_size) -> logits
         (T, B, A), values (T, B), x_seq (T, B, N), without recomputing the trunk's forward pass."""
         x_seq = replay(self.cell, obs_seq, recording)
-        return self.policy_head(x_seq), self.value_head(x_seq).squeeze(-1), x_seq
+        return *self.heads(x_seq), x_seq
 
     def predict(self, observation, state: Optional[CellState] = None, episode_start=None,
                 deterministic: bool = False) -> Tuple[np.ndarray, CellState]:
