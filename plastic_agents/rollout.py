@@ -161,15 +161,16 @@ def collect_episodes(
     state = policy.initial_state(num_envs, device=device) if recording is None else None
 
     running = np.ones(num_envs, dtype=bool)
+    lengths = np.zeros(num_envs, dtype=np.int64)     # of the episodes that ended: valid[t, b] = t < lengths[b]
     truncated = np.zeros(num_envs, dtype=bool)
     bootstrap = torch.zeros(num_envs)
-    obs_list, act_list, rew_list, valid_list, hid_list, logit_list, value_list = [], [], [], [], [], [], []
+    obs_list, act_list, rew_list, hid_list, logit_list, value_list = [], [], [], [], [], []
 
     sampler = None if deterministic else GumbelSampler(generator, num_envs, policy.num_actions)
     readout_np = None if recording is None else recording.readout_out.numpy()   # filled in place by each step
     grad_mode = torch.enable_grad() if keep_graph else torch.no_grad()
     with grad_mode:
-        for _ in range(max_steps):
+        for t in range(max_steps):
             obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
             if recording is None:
                 logits, value, x, state = policy.step(obs, state)
@@ -184,14 +185,17 @@ def collect_episodes(
             obs_list.append(obs)
             act_list.append(actions)
             rew_list.append(np.array(reward, dtype=np.float32))     # a copy: an env may reuse its buffer
-            valid_list.append(running.copy())
             if keep_graph:
                 logit_list.append(logits)
                 value_list.append(value)
 
-            ended = running & np.logical_or(terminated, trunc)
+            done = np.logical_or(terminated, trunc)
+            if not done.any():
+                continue
+            ended = running & done
             if not ended.any():
                 continue
+            lengths[ended] = t + 1
             cut = ended & np.asarray(trunc) & ~np.asarray(terminated)
             truncated |= cut
             if bootstrap_truncated and cut.any():
@@ -217,7 +221,9 @@ def collect_episodes(
                 rows = torch.as_tensor(running)
                 bootstrap[rows] = final_value.float().cpu()[rows]
 
-    valid = np.stack(valid_list)
+    steps = len(rew_list)
+    lengths[running] = steps
+    valid = np.arange(steps)[:, None] < lengths[None, :]
     return EpisodeBatch(
         obs=torch.stack(obs_list),
         actions=torch.as_tensor(np.stack(act_list), device=device),
