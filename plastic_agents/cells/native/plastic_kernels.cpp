@@ -555,9 +555,12 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       std::fill(carry.begin(), carry.end(), T(0));
       for (int64_t s = n_seg - 1; s >= 0; --s) {
         const int64_t t0 = s * seg, t1 = std::min(TT, t0 + seg);
-        // Recompute the traces entering steps t0 .. t1-1 (after their resets).
-        std::memcpy(hs.data(), h_ck + (s * B + b) * np, np * sizeof(T));
-        if (MOD) std::memcpy(es.data(), e_ck + (s * B + b) * np, np * sizeof(T));
+        // Recompute the traces entering steps t0 + 1 .. t1-1 (after their resets); those entering t0 are the
+        // checkpoint itself, read in place.
+        const T* h_first = h_ck + (s * B + b) * np;
+        const T* e_first = MOD ? e_ck + (s * B + b) * np : nullptr;
+        auto h_at = [&](int64_t t) -> const T* { return t == t0 ? h_first : hs.data() + (t - t0) * np; };
+        auto e_at = [&](int64_t t) -> const T* { return t == t0 ? e_first : es.data() + (t - t0) * np; };
         for (int64_t t = t0; t + 1 < t1; ++t) {
           const int64_t i = t - t0;
           T* rate = rate_scratch.data();
@@ -565,7 +568,7 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
           std::memcpy(x_scratch.data(), xs + (t * B + b) * n, n * sizeof(T));
           T* hn = hs.data() + (i + 1) * np;
           T* en = MOD ? es.data() + (i + 1) * np : nullptr;
-          trace_update(P, hs.data() + i * np, hn, MOD ? es.data() + i * np : nullptr, en,
+          trace_update(P, h_at(t), hn, MOD ? e_at(t) : nullptr, en,
                        ps + (t * B + b) * n, x_scratch.data(), rate, rx_scratch.data());
           if (P.has_keep && P.keep[(t + 1) * B + b] == T(0)) {
             std::memset(hn, 0, np * sizeof(T));
@@ -575,8 +578,8 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
         // Fill steps[t & 1] with step t's inputs and zeroed gradient vectors.
         auto prepare = [&](int64_t t) -> BackStep<T>& {
           BackStep<T>& st = steps[t & 1];
-          st.h = hs.data() + (t - t0) * np;
-          st.e = MOD ? es.data() + (t - t0) * np : nullptr;
+          st.h = h_at(t);
+          st.e = MOD ? e_at(t) : nullptr;
           st.p = ps + (t * B + b) * n;
           std::memcpy(x_pad[t & 1], xs + (t * B + b) * n, n * sizeof(T));
           st.x = x_pad[t & 1];
