@@ -37,25 +37,33 @@ class GumbelSampler:
 
     The noise for `block` steps of `num_envs` x `num_actions` is drawn from the torch `generator` in one call
     (float64, so U = 0 has probability 2^-53), which makes a step's sampling a NumPy add and argmax instead of a
-    softmax and a multinomial per step. The draws depend only on the generator's state and on how many steps were
+    softmax and a multinomial per step (on the recording path the kernel's acting step adds the noise and takes
+    the argmax itself, see `next_noise`). The draws depend only on the generator's state and on how many steps were
     taken, so a run resumed from a checkpointed generator samples the same actions.
     """
 
     def __init__(self, generator: torch.Generator, num_envs: int, num_actions: int, block: int = 64):
         self.generator, self.shape, self.block = generator, (block, num_envs, num_actions), block
-        self.noise = np.empty(0)
+        self.noise = torch.empty(0, dtype=torch.float64)      # (block, num_envs, num_actions), drawn when needed
+        self.noise_np = self.noise.numpy()
         self.used = block
         self.perturbed = np.empty((num_envs, num_actions))     # logits + noise of the current step
 
-    def sample(self, logits: np.ndarray) -> np.ndarray:
-        """logits (num_envs, num_actions) float array -> actions (num_envs,) int64."""
+    def next_noise(self) -> tuple[torch.Tensor, int]:
+        """(block, k): the noise of the next step is block[k], (num_envs, num_actions) float64 (for a caller that
+        adds it and takes the argmax itself, as the recording's acting step does)."""
         if self.used == self.block:
             u = torch.rand(self.shape, generator=self.generator, dtype=torch.float64)
-            self.noise = (-torch.log(-torch.log(u))).numpy()
+            self.noise = -torch.log(-torch.log(u))
+            self.noise_np = self.noise.numpy()
             self.used = 0
-        actions = np.add(logits, self.noise[self.used], out=self.perturbed).argmax(axis=1)
         self.used += 1
-        return actions
+        return self.noise, self.used - 1
+
+    def sample(self, logits: np.ndarray) -> np.ndarray:
+        """logits (num_envs, num_actions) float array -> actions (num_envs,) int64."""
+        _, k = self.next_noise()
+        return np.add(logits, self.noise_np[k], out=self.perturbed).argmax(axis=1)
 
 
 @dataclass
@@ -167,7 +175,7 @@ def collect_episodes(
     obs_list, act_list, rew_list, hid_list, logit_list, value_list = [], [], [], [], [], []
 
     sampler = None if deterministic else GumbelSampler(generator, num_envs, policy.num_actions)
-    readout_np = None if recording is None else recording.readout_out.numpy()   # filled in place by each step
+    actions_np = None if recording is None else recording.actions.numpy()   # drawn in place by each step
     grad_mode = torch.enable_grad() if keep_graph else torch.no_grad()
     with grad_mode:
         for t in range(max_steps):
@@ -176,10 +184,10 @@ def collect_episodes(
                 logits, value, x, state = policy.step(obs, state)
                 hid_list.append(x.detach())
                 logits_np = logits.detach().cpu().numpy()
+                actions = logits_np.argmax(1) if sampler is None else sampler.sample(logits_np)
             else:
-                recording.step(obs)
-                logits_np = readout_np
-            actions = logits_np.argmax(1) if sampler is None else sampler.sample(logits_np)
+                recording.step(obs, *(() if sampler is None else sampler.next_noise()))
+                actions = actions_np.copy()
             obs_np, reward, terminated, trunc, infos = env.step(actions)
 
             obs_list.append(obs)

@@ -2,6 +2,7 @@
 parameter gradient; the fallback when the parameters changed; the rollout and A2C update that use it."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -75,6 +76,34 @@ def test_recording_readout_is_the_head_of_x_and_sparse_inputs_are_exact(dtype):
             torch.testing.assert_close(x, x_fused[t], **tol)
             torch.testing.assert_close(recording.readout_out, head(x), **tol)
     assert start_recording(cell, B, T).readout_out.shape == (B, 0)
+
+
+def test_recording_draws_the_actions_numpy_would_from_its_readout():
+    """actions = argmax(readout + noise[k]) as GumbelSampler.sample computes it in NumPy, argmax without noise, and
+    NumPy's NaN rule (the first NaN is the maximum)."""
+    cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
+    head = torch.nn.Linear(N, 4)
+    u = 2 * torch.randn(T, B, IN, generator=torch.Generator().manual_seed(1))
+    noise = -torch.log(-torch.log(torch.rand(5, B, 4, generator=torch.Generator().manual_seed(2),
+                                             dtype=torch.float64)))
+    recording = start_recording(cell, B, T, readout=head)
+    drawn = set()
+    with torch.no_grad():
+        for t in range(T):
+            k = t % 5
+            recording.step(u[t], noise, k)
+            expected = np.add(recording.readout_out.numpy(), noise[k].numpy()).argmax(1)
+            np.testing.assert_array_equal(recording.actions.numpy(), expected)
+            drawn.update(expected.tolist())
+        assert len(drawn) > 1
+        plain = start_recording(cell, B, T, readout=head)
+        for t in range(3):
+            plain.step(u[t])
+            np.testing.assert_array_equal(plain.actions.numpy(), plain.readout_out.numpy().argmax(1))
+        head.bias[1:3] = float("nan")
+        recording = start_recording(cell, B, T, readout=head)
+        recording.step(u[0], noise, 0)
+    assert (recording.actions == 1).all()
 
 
 def test_replay_recomputes_after_the_parameters_changed():

@@ -34,7 +34,7 @@ class Recording:
     next step, sum_i x_i (w_ij + A_ij H_ij), which the kernel accumulates while it updates the traces;
     h_ck, e_ck (n_ck, B, N, W) the traces entering steps 0, segment, 2 segment, ...; steps: the number of steps
     taken; readout_out (B, A): readout(x(t)) of the last step when a readout layer (nn.Linear(N, A)) was given,
-    else (B, 0).  W = kernels.row_width(N) >= N: the kernel's rows are whole vectors, columns N .. W-1 are zero
+    else (B, 0), and actions (B,) int64 the actions the last step drew from it.  W = kernels.row_width(N) >= N: the kernel's rows are whole vectors, columns N .. W-1 are zero
     padding (also in w_rows and amat_rows (N, W), the step's copies of w and A); `state()` gives the (B, N, N) view.
     """
 
@@ -44,6 +44,8 @@ class Recording:
         self.cell, self.kernels, self.readout = cell, kernels, readout
         self.clip = float(cell.options["clip"])
         self.readout_out = p.new_zeros(batch_size, 0 if readout is None else readout.out_features)
+        self.actions = torch.zeros(batch_size, dtype=torch.int64)
+        self._no_noise = torch.empty(0, dtype=torch.float64)
         self.mode = _MODES[cell.kind]
         self.segment = default_segment(expected_steps)
         self.steps = 0
@@ -90,7 +92,7 @@ class Recording:
         self._stepper = self.kernels.stepper(
             self.mode, self.clip, self.segment, self.w_in_t, self.b_in, self.xs_buf, self.ms, self.hebb, self.elig,
             self.drive, self.h_ck, self.e_ck, self.w_rows, self.amat_rows, self.eta, self.eta_e, self.mod_w,
-            self.mod_b, self.fan_a, self.fan_c, self.w_out, self.b_out, self.readout_out)
+            self.mod_b, self.fan_a, self.fan_c, self.w_out, self.b_out, self.readout_out, self.actions)
 
     def _grow(self) -> None:
         """Double the step capacity (rare: only when the rollout outlasts `expected_steps`)."""
@@ -104,15 +106,17 @@ class Recording:
             self.e_ck = torch.cat([self.e_ck, self.e_ck.new_empty(n_ck, *self.e_ck.shape[1:])])
         self._bind_stepper()
 
-    def step(self, u: torch.Tensor) -> None:
-        """One step on observation u (B, I): writes x(t) (the next row of x_seq), M(t), readout_out, and advances
-        the traces.  Runs without autograd (the kernel writes plain buffers)."""
+    def step(self, u: torch.Tensor, noise: Optional[torch.Tensor] = None, k: int = 0) -> None:
+        """One step on observation u (B, I): writes x(t) (the next row of x_seq), M(t), readout_out and, with a
+        readout, `actions` (B,) = argmax(readout_out + noise[k]), noise a (K, B, A) float64 block of Gumbel
+        noise (see rollout.GumbelSampler; None: the argmax of readout_out); advances the traces.  Runs without
+        autograd (the kernel writes plain buffers)."""
         t = self.steps
         if t + 1 >= self.xs_buf.shape[0]:
             self._grow()
         if u.dtype != self.w.dtype or not u.is_contiguous():     # (the checks cost less than a no-op .to())
             u = u.to(self.w.dtype).contiguous()
-        self._stepper.step(t, u)
+        self._stepper.step(t, u, self._no_noise if noise is None else noise, k)
         self.steps = t + 1
 
     @property

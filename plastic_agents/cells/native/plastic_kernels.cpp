@@ -281,12 +281,16 @@ std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool sav
 // x(t) = tanh(b_in + W_in u(t) + r(t)) needs no pass over H; the pass that advances H (and E) to step t + 1 then
 // accumulates r(t+1) from the new traces.  Writes x(t) to xs_buf[t + 1] (row 0 holds x(-1) = 0), M(t) to ms[t],
 // the traces entering the step to checkpoint t / seg when seg divides t, and, when a readout is given (A > 0),
-// out (B, A) = b_out + W_out x(t) (the policy's logits, so acting needs no other op per step).
+// out (B, A) = b_out + W_out x(t) (the policy's logits) and actions (B) = argmax_a out_a + noise_a, noise (B, A)
+// the step's Gumbel noise (argmax of out alone when noise is null): the actions drawn from softmax(out), so
+// acting needs no other op per step.  The argmax is NumPy's: the first maximum, a NaN counting as the maximum.
 template <typename T>
 struct StepIO {
   const T *u, *w_in_t, *b_in, *w_out, *b_out;  // u (B, I), w_in_t (I, N) = W_in^T, b_in (N), W_out (A, N), b_out (A)
   int64_t inputs, readouts;
   T *xb, *ms, *H_all, *E_all, *drive, *h_ck, *e_ck, *out;
+  const double* noise;
+  int64_t* actions;
 };
 
 template <typename T>
@@ -322,6 +326,17 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; ++j) s += wa[j] * x[j];
         io.out[b * io.readouts + a] = s;
+      }
+      if (io.readouts > 0) {
+        const T* o = io.out + b * io.readouts;
+        const double* g = io.noise ? io.noise + b * io.readouts : nullptr;
+        int64_t best_a = 0;
+        double best = double(o[0]) + (g ? g[0] : 0.0);
+        for (int64_t a = 1; a < io.readouts && !std::isnan(best); ++a) {
+          const double v = double(o[a]) + (g ? g[a] : 0.0);
+          if (v > best || std::isnan(v)) best = v, best_a = a;
+        }
+        io.actions[b] = best_a;
       }
       T m = T(0);
       if (P.mode != PLASTIC) {
@@ -374,7 +389,7 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
 class Stepper {
  public:
   virtual ~Stepper() = default;
-  virtual void step(int64_t t, const at::Tensor& u) = 0;
+  virtual void step(int64_t t, const at::Tensor& u, const at::Tensor& noise, int64_t k) = 0;
 };
 
 template <typename T>
@@ -384,14 +399,20 @@ class StepperImpl final : public Stepper {
               int64_t ms_rows, int64_t ck_rows)
       : held_(std::move(held)), P_(P), io_(io), xs_rows_(xs_rows), ms_rows_(ms_rows), ck_rows_(ck_rows) {}
 
-  void step(int64_t t, const at::Tensor& u) override {
+  void step(int64_t t, const at::Tensor& u, const at::Tensor& noise, int64_t k) override {
     TORCH_CHECK(u.dim() == 2 && u.size(0) == P_.batch && u.size(1) == io_.inputs && u.is_contiguous() &&
                     u.scalar_type() == held_[0].scalar_type(),
                 "step input must be a contiguous (", P_.batch, ", ", io_.inputs,
                 ") tensor of the recording's dtype");
     TORCH_CHECK(t >= 0 && t + 1 < xs_rows_ && (P_.mode == PLASTIC || t < ms_rows_), "step index out of range");
     TORCH_CHECK(t % P_.seg != 0 || t / P_.seg < ck_rows_, "checkpoint index out of range");
+    const bool noisy = noise.numel() > 0;
+    TORCH_CHECK(!noisy || (noise.dim() == 3 && noise.size(1) == P_.batch && noise.size(2) == io_.readouts &&
+                           noise.scalar_type() == at::kDouble && noise.is_contiguous() && k >= 0 &&
+                           k < noise.size(0)),
+                "step noise must be empty or a contiguous float64 (K, B, A) tensor with 0 <= k < K");
     io_.u = u.data_ptr<T>();
+    io_.noise = noisy ? noise.data_ptr<double>() + k * P_.batch * io_.readouts : nullptr;
     step_impl<T>(P_, t, io_);
   }
 
@@ -406,7 +427,7 @@ std::unique_ptr<Stepper> stepper(int64_t mode, double clip, int64_t seg, at::Ten
                                  at::Tensor xs_buf, at::Tensor ms, at::Tensor hebb, at::Tensor elig, at::Tensor drive,
                                  at::Tensor h_ck, at::Tensor e_ck, at::Tensor w, at::Tensor alpha, double eta,
                                  double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a, at::Tensor fan_c,
-                                 at::Tensor w_out, at::Tensor b_out, at::Tensor out) {
+                                 at::Tensor w_out, at::Tensor b_out, at::Tensor out, at::Tensor actions) {
   const int64_t B = hebb.size(0), n = hebb.size(1), ld = hebb.size(2), I = w_in_t.size(0), A = w_out.size(0);
   TORCH_CHECK(ld == row_width(n) && w.size(1) == ld && alpha.size(1) == ld && drive.size(1) == ld &&
                   h_ck.size(3) == ld && (mode != MODUL || (elig.size(2) == ld && e_ck.size(3) == ld)),
@@ -415,6 +436,8 @@ std::unique_ptr<Stepper> stepper(int64_t mode, double clip, int64_t seg, at::Ten
                   b_in.numel() == n, "step input shapes do not match");
   TORCH_CHECK(A == 0 || (w_out.size(1) == n && b_out.numel() == A && out.size(0) == B && out.size(1) == A),
               "step readout shapes do not match");
+  TORCH_CHECK(A == 0 || (actions.scalar_type() == at::kLong && actions.is_contiguous() && actions.numel() == B),
+              "step actions must be a contiguous int64 tensor of B entries");
   std::vector<at::Tensor> held{hebb, w_in_t, b_in, xs_buf, ms, elig, drive, h_ck, e_ck, w, alpha, mod_w, fan_a,
                                fan_c, w_out, b_out, out};
   for (const auto& x : held)
@@ -429,7 +452,9 @@ std::unique_ptr<Stepper> stepper(int64_t mode, double clip, int64_t seg, at::Ten
                  A ? b_out.data_ptr<T>() : nullptr, I, A, xs_buf.data_ptr<T>(),
                  mode == PLASTIC ? nullptr : ms.data_ptr<T>(), hebb.data_ptr<T>(),
                  mode == MODUL ? elig.data_ptr<T>() : nullptr, drive.data_ptr<T>(), h_ck.data_ptr<T>(),
-                 mode == MODUL ? e_ck.data_ptr<T>() : nullptr, A ? out.data_ptr<T>() : nullptr};
+                 mode == MODUL ? e_ck.data_ptr<T>() : nullptr, A ? out.data_ptr<T>() : nullptr, nullptr,
+                 A ? actions.data_ptr<int64_t>() : nullptr};
+    held.push_back(actions);
     result = std::make_unique<StepperImpl<T>>(std::move(held), P, io, xs_buf.size(0), ms.size(0), h_ck.size(0));
   });
   return result;
@@ -726,7 +751,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "fused plastic RNN sequence forward (CPU)");
   m.def("backward", &backward, "fused plastic RNN sequence backward (CPU)");
   pybind11::class_<Stepper>(m, "Stepper")
-      .def("step", &Stepper::step, "acting step t of the recording on input u (B, I), in place");
+      .def("step", &Stepper::step,
+           "acting step t of the recording on input u (B, I), in place, drawing the actions with noise[k] "
+           "((K, B, A) float64, or empty for the argmax)");
   m.def("stepper", &stepper, "the acting steps of a recorded rollout (CPU), holding the recording's tensors");
   m.def("row_width", &row_width, "the padded row length of the kernel's own (N, N) matrices (traces, checkpoints)");
 }
