@@ -334,7 +334,7 @@ class PlasticVectorEnv(VectorEnv):
         if not self._started:
             raise EpisodeOverError("step() called before reset(); call reset(seed=...) first")
         rewards, truncated = self._core.step(a)
-        if self._prev_done.any():
+        if np.count_nonzero(self._prev_done):
             idx = np.flatnonzero(self._prev_done)
             gens = self._generators
             keys = np.array([draw_key(gens[i]) for i in idx], dtype=np.uint64)

@@ -134,6 +134,8 @@ class MazeCore:
         for a in range(NUM_ACTIONS):
             table[:, a + 1, lay.prev_action.start + a] = 1.0
         self._obs_table = table.reshape(K * (NUM_ACTIONS + 1), size)
+        # Row of _obs_table after a move to square p with action a: _obs_row_base[p] + a.
+        self._obs_row_base = np.arange(K, dtype=np.int64) * (NUM_ACTIONS + 1) + 1
         self._next_flat = self.layout.next_square.reshape(-1)
         self._step_reward = (np.where(self.layout.bump, -self.wall_penalty, 0.0) + 0.0).reshape(-1)  # no -0.0
         # t / T for t = 0 .. T + 1 (T + 1 is reached only by a finished row stepped before its autoreset).
@@ -201,7 +203,7 @@ class MazeCore:
         pos = self._next_flat[sa]
         rewards = self._step_reward[sa]
         hit = pos == self.goal
-        if hit.any():
+        if np.count_nonzero(hit):     # (a quarter of the time of hit.any() on a few dozen rows)
             h = np.flatnonzero(hit)
             rewards[h] += self.reward
             self.hits[h] += 1
@@ -211,10 +213,8 @@ class MazeCore:
         self.t += 1
         self.prev_action = actions.copy()
         self.prev_reward = rewards
-        np.multiply(pos, NUM_ACTIONS + 1, out=self._obs_row)
-        self._obs_row += actions
-        self._obs_row += 1
-        np.take(self._obs_table, self._obs_row, axis=0, out=self.obs)
+        np.add(self._obs_row_base[pos], actions, out=self._obs_row)
+        self._obs_table.take(self._obs_row, 0, self.obs)
         self.obs[:, self._time_col] = self._time_table[self.t]
         self.obs[:, self._reward_col] = rewards
         return rewards.copy(), self.t >= self.episode_length
@@ -224,8 +224,9 @@ class MazeCore:
     def info(self) -> dict[str, np.ndarray]:
         """Fresh per-row infos: agent_position int64 (n, 2) (row, col); reward_position int64 (n, 2);
         hits int64 (n,) rewards collected so far this episode."""
-        rc = self.layout.open_rc
-        return {"agent_position": rc[self.pos], "reward_position": rc[self.goal], "hits": self.hits.copy()}
+        rc = self.layout.open_rc      # (take: a quarter of the time of rc[self.pos])
+        return {"agent_position": rc.take(self.pos, 0), "reward_position": rc.take(self.goal, 0),
+                "hits": self.hits.copy()}
 
     def single_info(self, i: int) -> dict[str, Any]:
         """Row i's info: agent_position and reward_position int64 (2,) arrays, hits int."""
