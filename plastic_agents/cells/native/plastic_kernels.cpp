@@ -36,6 +36,14 @@ inline T mul_add(T a, T b, T c) {
 #endif
 }
 
+// raw clipped to [-c, c], written as two selects, which the compiler makes a max and a min (the nested select
+// raw < -c ? -c : (raw > c ? c : raw), the same value for every raw, NaN included, became six instructions).
+template <typename T>
+inline T clip_to(T raw, T c) {
+  const T low = raw < -c ? -c : raw;
+  return low > c ? c : low;
+}
+
 // The width, in elements, to which the step and the backward pad the rows of their matrices: a 512-bit vector
 // of float.
 constexpr int64_t LANES = 16;
@@ -139,7 +147,7 @@ __attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T*
 #pragma omp simd
       for (int64_t j = 0; j < ld; ++j) {
         T raw = mul_add(rate[j], es[j], s[j]);
-        d[j] = raw < -c ? -c : (raw > c ? c : raw);
+        d[j] = clip_to(raw, c);
         ed[j] = mul_add(epi, x[j], de * es[j]);
       }
     }
@@ -153,7 +161,7 @@ __attribute__((noinline)) void trace_update(const Params<T>& P, const T* src, T*
 #pragma omp simd
       for (int64_t j = 0; j < ld; ++j) {
         T raw = mul_add(pi, rx[j], s[j]);
-        d[j] = raw < -c ? -c : (raw > c ? c : raw);
+        d[j] = clip_to(raw, c);
       }
     }
   }
@@ -293,6 +301,59 @@ struct StepIO {
   int64_t* actions;
 };
 
+// Columns [j0, j0 + W) of an acting step's pass over one row's traces (see step_impl): H (and E) advanced in
+// place, r_j = sum_i x_i (w_ij + A_ij H_ij) accumulated over the rows i in registers (accumulated in memory, each
+// row's sums waited on the previous row's stores).
+template <typename T, bool MOD, int64_t W>
+inline void trace_pass_block(const Params<T>& P, int64_t j0, T* H, T* E, const T* p, const T* x, const T* xp,
+                             const T* rate, const T* rx, T* r) {
+  const int64_t n = P.n, ld = P.ld;
+  const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
+  T acc[W];
+  for (int64_t j = 0; j < W; ++j) acc[j] = T(0);
+  for (int64_t i = 0; i < n; ++i) {
+    T* h = H + i * ld + j0;
+    const T* wr = P.w + i * ld + j0;
+    const T* ar = P.alpha + i * ld + j0;
+    const T xi = x[i];
+    if constexpr (MOD) {
+      T* e = E + i * ld + j0;
+      const T epi = ee * p[i];
+#pragma omp simd
+      for (int64_t j = 0; j < W; ++j) {
+        const T hn = clip_to(mul_add(rate[j0 + j], e[j], h[j]), c);
+        h[j] = hn;
+        e[j] = mul_add(epi, xp[j0 + j], de * e[j]);
+        acc[j] += xi * (wr[j] + ar[j] * hn);
+      }
+    } else {
+      const T pi = p[i];
+#pragma omp simd
+      for (int64_t j = 0; j < W; ++j) {
+        const T hn = clip_to(mul_add(pi, rx[j0 + j], h[j]), c);
+        h[j] = hn;
+        acc[j] += xi * (wr[j] + ar[j] * hn);
+      }
+    }
+  }
+  for (int64_t j = 0; j < W; ++j) r[j0 + j] = acc[j];
+}
+
+// The whole pass, in blocks of 4 vectors (P.ld is a whole number of vectors).
+template <typename T, bool MOD>
+void trace_pass(const Params<T>& P, T* H, T* E, const T* p, const T* x, const T* xp, const T* rate, const T* rx,
+                T* r) {
+  int64_t j0 = 0;
+  for (; j0 + 4 * LANES <= P.ld; j0 += 4 * LANES)
+    trace_pass_block<T, MOD, 4 * LANES>(P, j0, H, E, p, x, xp, rate, rx, r);
+  switch ((P.ld - j0) / LANES) {
+    case 1: trace_pass_block<T, MOD, LANES>(P, j0, H, E, p, x, xp, rate, rx, r); break;
+    case 2: trace_pass_block<T, MOD, 2 * LANES>(P, j0, H, E, p, x, xp, rate, rx, r); break;
+    case 3: trace_pass_block<T, MOD, 3 * LANES>(P, j0, H, E, p, x, xp, rate, rx, r); break;
+    default: break;
+  }
+}
+
 template <typename T>
 void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
   at::parallel_for(0, P.batch, 1, [&](int64_t b0, int64_t b1) {
@@ -348,38 +409,11 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
       }
       rates(P, m, rate.data());
 #pragma omp simd
-      for (int64_t j = 0; j < ld; ++j) {
-        rx[j] = rate[j] * xp[j];
-        r[j] = T(0);
-      }
-      const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
-      for (int64_t i = 0; i < n; ++i) {
-        T* h = H + i * ld;
-        const T* wr = P.w + i * ld;
-        const T* ar = P.alpha + i * ld;
-        const T xi = x[i];
-        if (E) {
-          T* e = E + i * ld;
-          const T epi = ee * p[i];
-#pragma omp simd
-          for (int64_t j = 0; j < ld; ++j) {
-            const T raw = mul_add(rate[j], e[j], h[j]);
-            const T hn = raw < -c ? -c : (raw > c ? c : raw);
-            h[j] = hn;
-            e[j] = mul_add(epi, xp[j], de * e[j]);
-            r[j] += xi * (wr[j] + ar[j] * hn);
-          }
-        } else {
-          const T pi = p[i];
-#pragma omp simd
-          for (int64_t j = 0; j < ld; ++j) {
-            const T raw = mul_add(pi, rx[j], h[j]);
-            const T hn = raw < -c ? -c : (raw > c ? c : raw);
-            h[j] = hn;
-            r[j] += xi * (wr[j] + ar[j] * hn);
-          }
-        }
-      }
+      for (int64_t j = 0; j < ld; ++j) rx[j] = rate[j] * xp[j];
+      if (E)
+        trace_pass<T, true>(P, H, E, p, x, xp.data(), rate.data(), rx.data(), r);
+      else
+        trace_pass<T, false>(P, H, E, p, x, xp.data(), rate.data(), rx.data(), r);
     }
   });
 }
