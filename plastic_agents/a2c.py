@@ -194,6 +194,15 @@ class NonFiniteLossError(RuntimeError):
     """The loss or the gradient norm of an update was NaN or infinite; the parameters were left unchanged."""
 
 
+def _adam(params: list, lr: float, eps: float) -> torch.optim.Adam:
+    """Adam, in its fused implementation where this torch has one for these parameters (torch >= 2.4 on the CPU:
+    one kernel for all the parameters instead of a dozen ops each, 1.5% of a maze update), else the default."""
+    try:
+        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, eps=eps)
+
+
 class A2C:
     """The optimiser side of A2C: turns a batch of episodes into one Adam step on `policy`.
 
@@ -207,7 +216,7 @@ class A2C:
         self.policy = policy
         self.config = config
         self.total_iterations = max(1, int(total_iterations))
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=config.adam_eps)
+        self.optimizer = _adam(list(policy.parameters()), config.lr, config.adam_eps)
 
     def learning_rate(self, iteration: int) -> float:
         """The learning rate of update `iteration` (0-based) under the configured schedule."""
