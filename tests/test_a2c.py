@@ -55,6 +55,30 @@ def test_discounted_returns_stop_at_episode_end_and_bootstrap():
     assert torch.allclose(returns[:, 1], torch.tensor([6.0, 0.0, 0.0]))
 
 
+def _returns_step_by_step(rewards, valid, boot, gamma):
+    """The recurrence as written, one step at a time, in float64."""
+    out = torch.zeros(rewards.shape, dtype=torch.float64)
+    running = boot.double()
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = torch.where(valid[t], rewards[t].double() + gamma * running, boot.double())
+        out[t] = running * valid[t]
+    return out
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("t_len", [1, 2, 7, 200])
+def test_discounted_returns_match_the_step_by_step_recurrence(gamma, t_len):
+    gen = torch.Generator().manual_seed(t_len)
+    rewards = torch.randn(t_len, 5, generator=gen)
+    valid = torch.rand(t_len, 5, generator=gen) < 0.8          # any mask, not only episode prefixes
+    valid[:, 0] = True
+    boot = torch.randn(5, generator=gen)
+    got = discounted_returns(rewards, valid, boot, gamma)
+    assert got.dtype == rewards.dtype
+    torch.testing.assert_close(got.double(), _returns_step_by_step(rewards, valid, boot, gamma),
+                               rtol=1e-6, atol=1e-5)
+
+
 def test_invalid_steps_contribute_nothing():
     cfg = A2CConfig(entropy_coef=0.1)
     torch.manual_seed(0)
