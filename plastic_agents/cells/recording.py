@@ -1,11 +1,11 @@
 """Acting that the update replays: a plastic RNN cell (`plastic`, `modplast`, `modul`) on the CPU kernel steps
 through a rollout in place and keeps what the fused backward needs, so the A2C update skips the forward recompute.
 
-While acting (no autograd graph), `Recording.step(u)` runs one step of the compiled kernel on preallocated
-buffers: the input projection i2h(u), x(t), M(t) and, when the recording has a readout layer (the policy head),
-its output, all in one call; the traces H (and E) are updated in place, x(t) and M(t) are written into the
-recording, and every `segment` steps the traces entering the step are copied to a checkpoint, exactly what the
-fused forward saves.
+While acting (no autograd graph), `Recording.step(u, noise, k)` runs one step of the compiled kernel on
+preallocated buffers: the input projection i2h(u), x(t), M(t) and, when the recording has a readout layer (the
+policy head), its output and the actions drawn from it, all in one call; the traces H (and E) are updated in place,
+x(t) and M(t) are written into the recording, and every `segment` steps the traces entering the step are copied to
+a checkpoint, exactly what the fused forward saves.
 `replay(cell, u_seq, recording)` is then an autograd function whose forward returns the recorded x_seq (T, B, N)
 and whose backward is the fused kernel's backward (recompute each segment's traces from its checkpoint, then the
 hand-derived gradient), so the update costs one backward pass instead of a forward and a backward.
@@ -34,8 +34,9 @@ class Recording:
     next step, sum_i x_i (w_ij + A_ij H_ij), which the kernel accumulates while it updates the traces;
     h_ck, e_ck (n_ck, B, N, W) the traces entering steps 0, segment, 2 segment, ...; steps: the number of steps
     taken; readout_out (B, A): readout(x(t)) of the last step when a readout layer (nn.Linear(N, A)) was given,
-    else (B, 0), and actions (B,) int64 the actions the last step drew from it.  W = kernels.row_width(N) >= N: the kernel's rows are whole vectors, columns N .. W-1 are zero
-    padding (also in w_rows and amat_rows (N, W), the step's copies of w and A); `state()` gives the (B, N, N) view.
+    else (B, 0), and actions (B,) int64 the actions the last step drew from it.  W = kernels.row_width(N) >= N:
+    the kernel's rows are whole vectors, columns N .. W-1 are zero padding (also in w_rows and amat_rows (N, W), the
+    step's copies of w and A); `state()` gives the (B, N, N) view.
     """
 
     def __init__(self, cell, batch_size: int, expected_steps: int, kernels, readout: Optional[nn.Linear] = None):

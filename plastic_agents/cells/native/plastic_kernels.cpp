@@ -419,7 +419,8 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
 }
 
 // The acting steps of one recording: holds its tensors (the parameters' copies, the buffers the steps write), so
-// that a step passes only t and the input u (B, I) (a call with all of them cost a few microseconds a step).
+// that a step passes only t, the input u (B, I) and the noise block with its row k (a call with all the tensors
+// cost a few microseconds a step).
 class Stepper {
  public:
   virtual ~Stepper() = default;
