@@ -82,6 +82,19 @@ class A2CConfig:
         return [f.name for f in fields(cls)]
 
 
+def _affine_scan(a: np.ndarray, c: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """X_t = a_t X_{t+1} + c_t for t = T-1 .. 0 with X_T = end; a, c (T, B) float64 (overwritten), end (B,).
+
+    Solved by doubling: after the pass of stride s, (a_t, c_t) maps X_{t+s} to X_t, so log2(T) passes of whole-array
+    NumPy ops instead of T steps of tiny ones (0.6 ms against 0.09 ms for T = 200, B = 30)."""
+    stride = 1
+    while stride < a.shape[0]:
+        c[:-stride] += a[:-stride] * c[stride:]
+        a[:-stride] *= a[stride:]
+        stride *= 2
+    return c + a * end
+
+
 def discounted_returns(
     rewards: torch.Tensor, valid: torch.Tensor, bootstrap: torch.Tensor, gamma: float
 ) -> torch.Tensor:
@@ -89,21 +102,11 @@ def discounted_returns(
 
     rewards, valid: (T, B); bootstrap: (B,). Returns (T, B) in the rewards' dtype, zero on invalid steps.
     """
-    # R_t = a_t R_{t+1} + c_t with a_t = gamma v_t, c_t = v_t r_t + (1 - v_t) b, and R_T = b: an affine recurrence,
-    # solved in float64 by doubling (after the pass of stride s, (a_t, c_t) maps R_{t+s} to R_t), so log2(T) passes
-    # of whole-array NumPy ops instead of T steps of tiny ones (0.6 ms for T = 200, a tenth of a maze update's own
-    # Python work).
+    # R_t = a_t R_{t+1} + c_t with a_t = gamma v_t, c_t = v_t r_t + (1 - v_t) b, and R_T = b.
     r = rewards.detach().cpu().numpy()
     v = valid.cpu().numpy()
     b = bootstrap.detach().cpu().numpy().astype(np.float64)
-    a = np.where(v, float(gamma), 0.0)
-    c = np.where(v, r, b)
-    stride = 1
-    while stride < r.shape[0]:
-        c[:-stride] += a[:-stride] * c[stride:]
-        a[:-stride] *= a[stride:]
-        stride *= 2
-    returns = (c + a * b) * v
+    returns = _affine_scan(np.where(v, float(gamma), 0.0), np.where(v, r, b), b) * v
     return torch.as_tensor(returns.astype(r.dtype), device=rewards.device)
 
 
@@ -111,17 +114,20 @@ def gae_advantages(
     rewards: torch.Tensor, values: torch.Tensor, valid: torch.Tensor, bootstrap: torch.Tensor,
     gamma: float, lam: float,
 ) -> torch.Tensor:
-    """Generalised advantage estimates (T, B) from rewards, detached values (T, B) and the bootstrap (B,)."""
-    advantages = torch.zeros_like(rewards)
-    next_value = bootstrap.to(rewards.dtype)
-    next_adv = torch.zeros_like(next_value)
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        delta = rewards[t] + gamma * next_value - values[t]
-        adv = delta + gamma * lam * next_adv
-        advantages[t] = torch.where(valid[t], adv, torch.zeros_like(adv))
-        next_value = torch.where(valid[t], values[t], bootstrap.to(rewards.dtype))
-        next_adv = torch.where(valid[t], adv, torch.zeros_like(adv))
-    return advantages
+    """Generalised advantage estimates (T, B) from rewards, detached values (T, B) and the bootstrap (B,):
+    A_t = delta_t + gamma lam A_{t+1} within each episode, delta_t = r_t + gamma V'_t - V_t, where V'_t is V_{t+1}
+    when step t + 1 is valid and the bootstrap after the episode's last step; zero on invalid steps."""
+    r = rewards.detach().cpu().numpy()
+    vals = values.detach().cpu().numpy().astype(np.float64)
+    v = valid.cpu().numpy()
+    b = bootstrap.detach().cpu().numpy().astype(np.float64)
+    v_next = np.zeros_like(v)
+    v_next[:-1] = v[1:]
+    next_value = np.where(v_next, np.concatenate([vals[1:], vals[:1]]), b)
+    delta = r + float(gamma) * next_value - vals
+    # A_t = a_t A_{t+1} + delta_t with a_t = gamma lam v_{t+1}, A_T = 0.
+    advantages = _affine_scan(np.where(v_next, float(gamma) * float(lam), 0.0), delta, np.zeros_like(b)) * v
+    return torch.as_tensor(advantages.astype(r.dtype), device=rewards.device)
 
 
 def a2c_loss(

@@ -79,6 +79,31 @@ def test_discounted_returns_match_the_step_by_step_recurrence(gamma, t_len):
                                rtol=1e-6, atol=1e-5)
 
 
+def _gae_step_by_step(rewards, values, valid, boot, gamma, lam):
+    """GAE as its recurrence reads, one step at a time, in float64."""
+    out = torch.zeros(rewards.shape, dtype=torch.float64)
+    next_value, next_adv = boot.double(), torch.zeros(rewards.shape[1], dtype=torch.float64)
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        adv = rewards[t].double() + gamma * next_value - values[t].double() + gamma * lam * next_adv
+        out[t] = torch.where(valid[t], adv, 0.0)
+        next_value = torch.where(valid[t], values[t].double(), boot.double())
+        next_adv = torch.where(valid[t], adv, 0.0)
+    return out
+
+
+@pytest.mark.parametrize("gamma,lam", [(0.0, 0.95), (0.9, 0.0), (0.9, 0.95), (1.0, 1.0)])
+@pytest.mark.parametrize("t_len", [1, 2, 7, 200])
+def test_gae_matches_the_step_by_step_recurrence(gamma, lam, t_len):
+    gen = torch.Generator().manual_seed(t_len)
+    rewards, values = torch.randn(t_len, 5, generator=gen), torch.randn(t_len, 5, generator=gen)
+    valid = torch.rand(t_len, 5, generator=gen) < 0.8          # any mask, not only episode prefixes
+    boot = torch.randn(5, generator=gen)
+    got = gae_advantages(rewards, values, valid, boot, gamma, lam)
+    assert got.dtype == rewards.dtype
+    torch.testing.assert_close(got.double(), _gae_step_by_step(rewards, values, valid, boot, gamma, lam),
+                               rtol=1e-6, atol=1e-5)
+
+
 def test_invalid_steps_contribute_nothing():
     cfg = A2CConfig(entropy_coef=0.1)
     torch.manual_seed(0)
