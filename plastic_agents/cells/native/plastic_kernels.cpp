@@ -305,8 +305,8 @@ struct StepIO {
 // place, r_j = sum_i x_i (w_ij + A_ij H_ij) accumulated over the rows i in registers (accumulated in memory, each
 // row's sums waited on the previous row's stores).
 template <typename T, bool MOD, int64_t W>
-inline void trace_pass_block(const Params<T>& P, int64_t j0, T* H, T* E, const T* p, const T* x, const T* xp,
-                             const T* rate, const T* rx, T* r) {
+inline void trace_pass_block(const Params<T>& P, int64_t j0, T* H, T* E, const T* p, const T* xp, const T* rate,
+                             const T* rx, T* r) {
   const int64_t n = P.n, ld = P.ld;
   const T c = P.clip, ee = P.eta_e, de = T(1) - P.eta_e;
   T acc[W];
@@ -315,7 +315,7 @@ inline void trace_pass_block(const Params<T>& P, int64_t j0, T* H, T* E, const T
     T* h = H + i * ld + j0;
     const T* wr = P.w + i * ld + j0;
     const T* ar = P.alpha + i * ld + j0;
-    const T xi = x[i];
+    const T xi = xp[i];
     if constexpr (MOD) {
       T* e = E + i * ld + j0;
       const T epi = ee * p[i];
@@ -339,17 +339,17 @@ inline void trace_pass_block(const Params<T>& P, int64_t j0, T* H, T* E, const T
   for (int64_t j = 0; j < W; ++j) r[j0 + j] = acc[j];
 }
 
-// The whole pass, in blocks of 4 vectors (P.ld is a whole number of vectors).
+// The whole pass, in blocks of 4 vectors (P.ld is a whole number of vectors): p = x(t-1) (N); xp = x(t), rate and
+// rx = rate * x(t) with P.ld entries, zero past N; r (P.ld) receives the next step's recurrent input.
 template <typename T, bool MOD>
-void trace_pass(const Params<T>& P, T* H, T* E, const T* p, const T* x, const T* xp, const T* rate, const T* rx,
-                T* r) {
+void trace_pass(const Params<T>& P, T* H, T* E, const T* p, const T* xp, const T* rate, const T* rx, T* r) {
   int64_t j0 = 0;
   for (; j0 + 4 * LANES <= P.ld; j0 += 4 * LANES)
-    trace_pass_block<T, MOD, 4 * LANES>(P, j0, H, E, p, x, xp, rate, rx, r);
+    trace_pass_block<T, MOD, 4 * LANES>(P, j0, H, E, p, xp, rate, rx, r);
   switch ((P.ld - j0) / LANES) {
-    case 1: trace_pass_block<T, MOD, LANES>(P, j0, H, E, p, x, xp, rate, rx, r); break;
-    case 2: trace_pass_block<T, MOD, 2 * LANES>(P, j0, H, E, p, x, xp, rate, rx, r); break;
-    case 3: trace_pass_block<T, MOD, 3 * LANES>(P, j0, H, E, p, x, xp, rate, rx, r); break;
+    case 1: trace_pass_block<T, MOD, LANES>(P, j0, H, E, p, xp, rate, rx, r); break;
+    case 2: trace_pass_block<T, MOD, 2 * LANES>(P, j0, H, E, p, xp, rate, rx, r); break;
+    case 3: trace_pass_block<T, MOD, 3 * LANES>(P, j0, H, E, p, xp, rate, rx, r); break;
     default: break;
   }
 }
@@ -411,9 +411,9 @@ void step_impl(const Params<T>& P, int64_t t, const StepIO<T>& io) {
 #pragma omp simd
       for (int64_t j = 0; j < ld; ++j) rx[j] = rate[j] * xp[j];
       if (E)
-        trace_pass<T, true>(P, H, E, p, x, xp.data(), rate.data(), rx.data(), r);
+        trace_pass<T, true>(P, H, E, p, xp.data(), rate.data(), rx.data(), r);
       else
-        trace_pass<T, false>(P, H, E, p, x, xp.data(), rate.data(), rx.data(), r);
+        trace_pass<T, false>(P, H, E, p, xp.data(), rate.data(), rx.data(), r);
     }
   });
 }
