@@ -100,7 +100,7 @@ def test_config_file_preset_and_flags_resolve_in_order(tmp_path):
     assert saved["preset"] == "maze-paper" and saved["cell"] == "modul"    # preset < file
     assert saved["hidden_size"] == 9                                       # file < flag
     assert saved["a2c"]["lr"] == 0.002 and saved["a2c"]["adam_eps"] == 1e-4  # flat A2C keys, preset value kept
-    assert saved["cell_options"] == {"clip": 2.0} and saved["eta_init"] == 0.01
+    assert saved["cell_options"] == {"clip": 2.0} and "eta_init" not in saved   # one spelling: cell_options
     assert load_checkpoint(run)["hidden_size"] == 9
 
 
@@ -109,11 +109,18 @@ def test_modulator_init_flag_reaches_the_modulated_cells_only(tmp_path):
     assert main(["train", *TINY, "--cell", "modul", "--modulator-init", "zero", "--iterations", "1",
                  "--run-dir", str(run)]) == 0
     policy = load_checkpoint(run)["policy"]
-    assert load_run_config(run).modulator_init == "zero"
+    assert load_run_config(run).cell_options["modulator_init"] == "zero"
     assert float(policy["cell.h2mod.weight"].abs().max()) < 0.01     # zero, moved by one update at most
-    plain = tmp_path / "plastic"        # a kind without a modulator ignores it, as eta_init is ignored by rnn
+
+
+def test_a_cell_option_the_kind_lacks_is_an_error_not_ignored(tmp_path, capsys):
+    plain = tmp_path / "plastic"        # plastic has no modulator: the flag is refused, not dropped
     assert main(["train", *TINY, "--cell", "plastic", "--modulator-init", "zero", "--iterations", "1",
-                 "--run-dir", str(plain)]) == 0
+                 "--run-dir", str(plain)]) == 2
+    assert "modulator_init" in capsys.readouterr().err and not plain.exists()
+    assert main(["train", *TINY, "--cell", "rnn", "--eta-init", "0.1", "--iterations", "1",
+                 "--run-dir", str(plain)]) == 2
+    assert "eta_init" in capsys.readouterr().err
 
 
 def test_evaluate_render_and_match_params(tmp_path, capsys):
@@ -293,13 +300,13 @@ def test_every_preset_builds_its_run(name, tmp_path):
     config = build_config({}, {"preset": name, "tensorboard": False})
     trainer = Trainer(config, tmp_path / name, progress=False)
     assert trainer.policy.cell.hidden_size == config.hidden_size and trainer.iteration == 0
-    trainer.env.close()
+    trainer.close()
 
 
 def test_preset_settings_are_independent_copies():
     """Presets share nested mappings (cue-curriculum builds on cue-outcome-modul): changing one resolved copy
     changes neither the preset nor another copy."""
-    from train.presets import preset_settings
+    from train.config import preset_settings
 
     first = preset_settings("cue-curriculum")
     first["env_kwargs"]["outcome_input"] = False

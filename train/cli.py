@@ -104,45 +104,68 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                             "600:outcome_scale=0 (repeatable; replaces the preset's or file's env_schedule)")
 
 
-def config_from_args(args: argparse.Namespace):
-    """The TrainConfig the flags, the preset and the config file describe."""
-    file_settings = read_config_file(args.config) if args.config else {}
+def _flag_settings(args: argparse.Namespace) -> dict:
+    """The settings given as flags on the command line (not the file's or the preset's)."""
     cli = {dest: getattr(args, dest) for _, dest, _, _ in CONFIG_FLAGS if getattr(args, dest) is not None}
     cli.update({dest: getattr(args, dest) for dest, _ in BOOL_FLAGS if getattr(args, dest) is not None})
-    if args.preset:
-        cli["preset"] = args.preset
     for name, pairs in (("cell_options", args.cell_option), ("env_kwargs", args.env_kwarg)):
         if pairs:
-            base = dict(file_settings.get(name, {}))
-            base.update(dict(pairs))
-            cli[name] = base
+            cli[name] = dict(pairs)
     if args.env_schedule:
         stages: dict[int, dict] = {}
         for iteration, key, value in args.env_schedule:
             stages.setdefault(iteration, {})[key] = value
         cli["env_schedule"] = [{"from_iteration": i, "env_kwargs": stages[i]} for i in sorted(stages)]
-    return build_config(file_settings, cli)
+    return cli
+
+
+def config_from_args(args: argparse.Namespace, **overrides):
+    """The TrainConfig the flags, the preset and the config file describe (`overrides` beat the flags); the lines
+    build_config has to say (a preset's cell options left out) go to stderr."""
+    file_settings = read_config_file(args.config) if args.config else {}
+    cli = {**_flag_settings(args), **overrides}
+    if args.preset:
+        cli["preset"] = args.preset
+    notes: list[str] = []
+    config = build_config(file_settings, cli, notes)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return config
+
+
+def _resume_changes(args: argparse.Namespace) -> dict:
+    """The settings `train --resume` was asked to change; CLIError for those that cannot change on resume."""
+    from train.trainer import RESUMABLE_SETTINGS
+
+    given = _flag_settings(args)
+    refused = [f"--{name.replace('_', '-')}" for name in given if name not in RESUMABLE_SETTINGS]
+    refused += [flag for flag, value in (("--preset", args.preset), ("--config", args.config),
+                                         ("--run-dir", args.run_dir)) if value]
+    if refused:
+        allowed = ", ".join(f"--{name.replace('_', '-')}" for name in RESUMABLE_SETTINGS)
+        raise CLIError(f"{', '.join(refused)} cannot change when resuming (the run's history would mix two "
+                       f"settings; start a new run instead); on resume only {allowed} may be given")
+    return {name: value for name, value in given.items() if name in RESUMABLE_SETTINGS}
 
 
 # -- subcommands ---------------------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    from train.run_dir import import_trusted
     from train.trainer import Trainer
 
+    import_trusted(args.trusted_modules)
+    progress = not args.no_progress
     if args.resume:
-        trainer = Trainer(None, args.resume, resume=True, progress=not args.no_progress)
-        if args.iterations is not None:
-            trainer.extend(args.iterations)
+        trainer = Trainer(None, args.resume, resume=True, progress=progress, changes=_resume_changes(args),
+                          trusted_modules=tuple(args.trusted_modules))
     else:
         config = config_from_args(args)
-        trainer = Trainer(config, args.run_dir or _default_run_dir(config), progress=not args.no_progress)
+        trainer = Trainer(config, args.run_dir or _default_run_dir(config), progress=progress)
+    for note in trainer.notes:
+        print(note, file=sys.stderr)
     print(f"run folder: {trainer.run_dir}  ({trainer.config.cell}, N={trainer.policy.cell.hidden_size}, "
           f"{trainer.policy.num_parameters():,} parameters, {trainer.config.env_id})", flush=True)
-    try:
-        row = trainer.run()
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: checkpoint saved at iteration {trainer.iteration}; "
-              f"continue with `backpropamine train --resume {trainer.run_dir}`", file=sys.stderr)
-        return 130
+    row = trainer.run()
     if row:
         print(f"done: iteration {trainer.iteration}, reward {row['reward_mean']:.2f}, "
               f"{row['episodes_per_s']:.1f} episodes/s")
@@ -156,8 +179,12 @@ def _default_run_dir(config) -> Path:
 def cmd_evaluate(args) -> int:
     from train.evaluate import evaluate_run
 
+    from train.run_dir import import_trusted
+
+    import_trusted(args.trusted_modules)
     result = evaluate_run(args.run, episodes=args.episodes, batch_size=args.batch_size, env_id=args.env,
-                          seed=args.seed, deterministic=args.deterministic, device=args.device)
+                          seed=args.seed, deterministic=args.deterministic, device=args.device,
+                          trusted_modules=tuple(args.trusted_modules))
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}))
     else:
@@ -169,8 +196,11 @@ def cmd_evaluate(args) -> int:
 def cmd_render(args) -> int:
     from train.render import render_run
 
+    from train.run_dir import import_trusted
+
+    import_trusted(args.trusted_modules)
     path = render_run(args.run, args.out, seed=args.seed, env_id=args.env, fps=args.fps,
-                      deterministic=args.deterministic)
+                      deterministic=args.deterministic, trusted_modules=tuple(args.trusted_modules))
     print(f"wrote {path}")
     return 0
 
@@ -184,24 +214,23 @@ def _int_list(text: str) -> list[int]:
 
 def cmd_compare(args) -> int:
     from train import compare
+    from train.run_dir import import_trusted
 
-    base = config_from_args(args)
+    import_trusted(args.trusted_modules)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    if not cells:
+        raise CLIError("--cells names no cell kind")
     seeds = args.seeds if args.seeds is not None else list(range(args.num_seeds))
     out_dir = Path(args.out)
-    trials = compare.plan_trials(base, cells, seeds, out_dir)
+    trials = compare.plan_trials({cell: config_from_args(args, cell=cell) for cell in cells}, seeds, out_dir)
+    base = compare.check_existing_trials(trials)
     if args.backend == "ray":
         from train.sweep_ray import run_ray
 
         run_ray(trials, address=args.ray_address, max_failures=args.max_failures,
                 cpus_per_trial=args.cpus_per_trial)
     else:
-        try:
-            compare.run_local(trials, jobs=args.jobs, progress=not args.no_progress)
-        except KeyboardInterrupt:
-            print("\ninterrupted: the running trials saved their checkpoints; run the same command again to "
-                  "resume", file=sys.stderr)
-            return 130
+        compare.run_local(trials, jobs=args.jobs, progress=not args.no_progress)
     paths = compare.summarise(trials, out_dir, base.env_id)
     print(Path(paths["table"]).read_text())
     print("wrote " + ", ".join(str(p) for p in paths.values()))
@@ -287,6 +316,13 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def _add_import_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="trusted_modules", action="append", default=[], metavar="MODULE",
+                        help="import this module first (to register its envs) and trust env ids of the form "
+                             "MODULE:Env read from a run folder (repeatable); a folder's own settings never import "
+                             "code")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backpropamine", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -296,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run folder (default runs/<env>-<cell>-seed<S>)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder (--iterations may extend it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_import_flag(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="reward and task metrics of a run over held-out episodes")
@@ -307,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true", help="greedy actions")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:K] (the policy's device)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_import_flag(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("render", help="animated GIF of an episode with the modulator beside it")
@@ -316,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=int, default=8)
     p.add_argument("--deterministic", action="store_true")
+    _add_import_flag(p)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("compare", help="cells x seeds on one task: CSV, PNG and markdown table")
@@ -330,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-failures", type=int, default=2, help="Ray: retries of a failed trial")
     p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray: CPUs reserved per trial")
     p.add_argument("--no-progress", action="store_true")
+    _add_import_flag(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="environment, cell and end-to-end training benchmarks")
@@ -352,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from train.trainer import TrainingStopped
+    from train.compare import SweepInterrupted
+    from train.trainer import RunInterrupted, TrainingStopped
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -361,9 +402,26 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (ConfigError, RunDirError, CLIError) as err:
         print(f"backpropamine {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:      # a run folder that is a file, a read-only parent, a full disk, a name too long
+        where = f" {err.filename}" if err.filename else ""
+        print(f"backpropamine {args.command}: error:{where}: {err.strerror or err}", file=sys.stderr)
+        return 2
     except TrainingStopped as err:
         print(f"backpropamine {args.command}: {err}", file=sys.stderr)
         return 1
+    except RunInterrupted as err:
+        saved = (f"the checkpoint on disk is at iteration {err.saved_iteration}" if err.saved_iteration is not None
+                 else "no checkpoint could be saved")
+        run = getattr(args, "resume", None) or getattr(args, "run_dir", None) or "RUN"
+        print(f"\ninterrupted by {err.signal_name}: {saved}; continue with `backpropamine train --resume {run}`"
+              if args.command == "train" else f"\ninterrupted by {err.signal_name}: {saved}", file=sys.stderr)
+        return err.exit_code
+    except SweepInterrupted as err:
+        print(f"\ninterrupted by {err.signal_name}: {err}; run the same command again to resume", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

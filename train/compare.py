@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -20,7 +21,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from train.config import ConfigError, TrainConfig, config_from_dict
-from train.run_dir import CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, RunDirError, load_checkpoint
+from train.run_dir import (
+    CONFIG_FILE, METRICS_FILE, RunDirError, atomic_write, checkpoint_iteration, load_run_config, read_metric_rows,
+    run_files,
+)
 from train.tasks import REFERENCE_LEVELS
 
 
@@ -34,18 +38,62 @@ class Trial:
     run_dir: str
 
 
-def plan_trials(base: TrainConfig, cells: Iterable[str], seeds: Iterable[int], out_dir: Path) -> list[Trial]:
-    """The grid of trials: base config with each cell and seed substituted (each validated now, not mid-sweep)."""
+class SweepInterrupted(KeyboardInterrupt):
+    """A local sweep stopped by SIGINT or SIGTERM; every running trial saved its checkpoint first.
+
+    The message lists the iteration each interrupted trial has on disk."""
+
+    def __init__(self, signum: int, saved: dict[str, Optional[int]]):
+        self.signum, self.saved = signum, saved
+        parts = [f"{Path(run).name} at iteration {it}" if it is not None else f"{Path(run).name}: no checkpoint"
+                 for run, it in saved.items()]
+        super().__init__("saved " + ", ".join(parts) if parts else "no trial was running")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum)
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def plan_trials(configs: dict[str, TrainConfig], seeds: Iterable[int], out_dir: Path) -> list[Trial]:
+    """The grid of trials: each cell's resolved config (see cli.config_from_args) with each seed substituted, each
+    validated now, not mid-sweep."""
     trials = []
-    for cell in cells:
+    for cell, config in configs.items():
         for seed in seeds:
-            settings = base.to_dict()
-            settings.update(cell=cell, seed=int(seed))
+            settings = {**config.to_dict(), "cell": cell, "seed": int(seed)}
             config_from_dict(settings)
             trials.append(Trial(cell, int(seed), settings, str(out_dir / f"{cell}-seed{seed}")))
     if not trials:
         raise ConfigError("compare needs at least one cell and one seed")
     return trials
+
+
+def trial_mismatch(trial: Trial) -> list[str]:
+    """The settings in which the run already in a trial's folder differs from the trial (those a re-run may
+    change, RESUMABLE_SETTINGS, aside); [] when the folder holds no run yet."""
+    from train.trainer import RESUMABLE_SETTINGS
+
+    run_dir = Path(trial.run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        return []
+    existing = load_run_config(run_dir).to_dict()
+    wanted = config_from_dict(trial.config).to_dict()
+    return [name for name in wanted if name not in RESUMABLE_SETTINGS and existing.get(name) != wanted[name]]
+
+
+def check_existing_trials(trials: list[Trial]) -> TrainConfig:
+    """Refuse (ConfigError) a sweep whose folders hold runs with other settings, before any trial starts; returns
+    the first trial's config (the sweep's task)."""
+    for trial in trials:
+        differ = trial_mismatch(trial)
+        if differ:
+            raise ConfigError(f"{trial.run_dir} holds a run with other settings ({', '.join(differ)}); use another "
+                              "--out or the settings it was run with")
+    return config_from_dict(trials[0].config)
 
 
 def run_trial(trial: Trial, progress: bool = False, on_log: Optional[Callable[[dict], None]] = None) -> str:
@@ -57,85 +105,121 @@ def run_trial(trial: Trial, progress: bool = False, on_log: Optional[Callable[[d
 
     run_dir = Path(trial.run_dir)
     config = config_from_dict(trial.config)
-    if (run_dir / CONFIG_FILE).exists() and (run_dir / CHECKPOINT_FILE).exists():
-        if int(load_checkpoint(run_dir)["iteration"]) >= config.iterations:
+    differ = trial_mismatch(trial)
+    if differ:
+        raise ConfigError(f"{run_dir} holds a run with other settings ({', '.join(differ)})")
+    if run_files(run_dir):
+        if checkpoint_iteration(run_dir) is not None and checkpoint_iteration(run_dir) >= config.iterations:
             return trial.run_dir
-        trainer = Trainer(None, run_dir, resume=True, progress=progress)
-        trainer.extend(config.iterations)
+        trainer = Trainer(None, run_dir, resume=True, progress=progress,
+                          changes={name: getattr(config, name) for name in ("iterations", "threads")})
     else:
         trainer = Trainer(config, run_dir, progress=progress)
     trainer.run(on_log=on_log)
     return trial.run_dir
 
 
-def _run_trial_in_worker(trial: Trial) -> None:
-    """Body of a worker process. Exit codes: 0 done; 130 interrupted (the trial saved its checkpoint); 2 a bad
-    configuration or run folder, 1 a stopped run (the message printed, no traceback)."""
-    from train.trainer import TrainingStopped
+def _die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (so a killed sweep leaves no orphan training:
+    the trial saves and stops); a no-op where prctl is not available."""
+    try:
+        import ctypes
 
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_trial_in_worker(trial: Trial) -> None:
+    """Body of a worker process. Exit codes: 0 done; 128 + signal when stopped by one (the trial saved its
+    checkpoint); 2 a bad configuration or run folder, 1 a stopped run (the message printed, no traceback).
+
+    The worker leaves the terminal's process group, so a Ctrl-C reaches only the parent, which passes it on once."""
+    from train.trainer import RunInterrupted, TrainingStopped
+
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     try:
         run_trial(trial)
+    except RunInterrupted as err:
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        sys.exit(130)
-    except (ConfigError, RunDirError, TrainingStopped) as err:
+        sys.exit(128 + signal.SIGINT)
+    except (ConfigError, RunDirError, TrainingStopped, OSError) as err:
         print(f"{trial.run_dir}: {err}", file=sys.stderr, flush=True)
-        sys.exit(2 if isinstance(err, (ConfigError, RunDirError)) else 1)
+        sys.exit(1 if isinstance(err, TrainingStopped) else 2)
 
 
 def run_local(trials: list[Trial], jobs: int = 1, progress: bool = True) -> None:
     """Run the trials here: one after the other in this process (jobs=1), or `jobs` worker processes at a time.
 
-    Ctrl-C (SIGINT, to this process or to a worker) stops the sweep: the running trials save their checkpoints
-    and stop, no other trial starts, and KeyboardInterrupt is raised here; running `compare` again resumes.
-    A trial that fails raises TrainingStopped naming it, after the trials already running have finished.
+    SIGINT (Ctrl-C) or SIGTERM stops the sweep: each running trial gets the signal once, saves its checkpoint and
+    stops, this process waits for them, no other trial starts, and SweepInterrupted is raised naming the iteration
+    each has on disk; running `compare` again resumes. A trial that fails raises TrainingStopped naming it, after
+    the trials already running have finished.
     """
-    from train.trainer import TrainingStopped
+    from train.trainer import RunInterrupted, TrainingStopped
 
     if jobs <= 1:
         for k, trial in enumerate(trials):
             print(f"[{k + 1}/{len(trials)}] {trial.cell} seed {trial.seed} -> {trial.run_dir}", flush=True)
-            run_trial(trial, progress=progress)
+            try:
+                run_trial(trial, progress=progress)
+            except RunInterrupted as err:
+                raise SweepInterrupted(err.signum, {trial.run_dir: err.saved_iteration}) from None
         return
-    context = multiprocessing.get_context()
+    context = multiprocessing.get_context("fork")
     pending, running, failed = list(trials), {}, []
+    stop: list[int] = []
+    interrupted: dict[str, Optional[int]] = {}
+
+    def pass_on(signum, _frame):
+        if not stop:
+            stop.append(signum)
+            print(f"\n{signal.Signals(signum).name}: stopping the running trials (each saves its checkpoint)",
+                  file=sys.stderr, flush=True)
+            for worker in running:
+                if worker.exitcode is None:
+                    os.kill(worker.pid, signum)
+
+    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while running or (pending and not failed):
-            while pending and not failed and len(running) < jobs:
+        while running or (pending and not failed and not stop):
+            while pending and not failed and not stop and len(running) < jobs:
                 trial = pending.pop(0)
                 worker = context.Process(target=_run_trial_in_worker, args=(trial,),
                                          name=f"{trial.cell}-seed{trial.seed}")
                 worker.start()
                 running[worker] = trial
+                if stop:        # the signal came while this worker was starting
+                    os.kill(worker.pid, stop[0])
             multiprocessing.connection.wait([worker.sentinel for worker in running])
             for worker in [w for w in running if w.exitcode is not None]:
+                worker.join()
                 trial = running.pop(worker)
                 if worker.exitcode == 0:
                     print(f"finished {trial.run_dir}", flush=True)
-                elif worker.exitcode == 130:
-                    raise KeyboardInterrupt
+                elif worker.exitcode > 128 or worker.exitcode < 0:
+                    interrupted[trial.run_dir] = checkpoint_iteration(Path(trial.run_dir))
                 else:
                     failed.append(trial.run_dir)
-    except KeyboardInterrupt:
-        for worker in running:
-            if worker.exitcode is None:
-                os.kill(worker.pid, signal.SIGINT)
-        for worker in running:
-            worker.join()
-        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop:
+        raise SweepInterrupted(stop[0], interrupted)
     if failed:
         raise TrainingStopped(f"{len(failed)} trial(s) failed (their messages are above): {', '.join(failed)}")
 
 
 def read_curve(run_dir: Path) -> list[dict]:
-    """The metric rows of a run folder, with numbers parsed."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    rows = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            rows.append({k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()})
-    return rows
+    """The complete metric rows of a run folder (a row torn by a kill is left out), with numbers parsed."""
+    return [{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items()}
+            for row in read_metric_rows(Path(run_dir) / METRICS_FILE)]
 
 
 def _quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -152,13 +236,14 @@ def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: Optional[s
     cells = list(dict.fromkeys(t.cell for t in trials))
 
     csv_path = out_dir / "curves.csv"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["cell", "seed", "iteration", "episodes", "wall_time", "reward_mean"])
-        for trial, rows in curves:
-            for row in rows:
-                writer.writerow([trial.cell, trial.seed, int(row["iteration"]), int(row["episodes"]),
-                                 row["wall_time"], row["reward_mean"]])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["cell", "seed", "iteration", "episodes", "wall_time", "reward_mean"])
+    for trial, rows in curves:
+        for row in rows:
+            writer.writerow([trial.cell, trial.seed, int(row["iteration"]), int(row["episodes"]),
+                             row["wall_time"], row["reward_mean"]])
+    atomic_write(csv_path, buffer.getvalue().encode())
 
     import matplotlib
 
@@ -195,8 +280,10 @@ def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: Optional[s
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     png_path = out_dir / "curves.png"
-    fig.savefig(png_path, dpi=100)
+    image = io.BytesIO()
+    fig.savefig(image, dpi=100, format="png")
     plt.close(fig)
+    atomic_write(png_path, image.getvalue())
 
     md_path = out_dir / "table.md"
     lines = [
@@ -212,5 +299,5 @@ def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: Optional[s
     if levels is not None:
         best = f", {levels.best_name} {levels.best:g}" if levels.best is not None else ""
         lines += ["", f"Reference levels: random {levels.random:g}{best}."]
-    md_path.write_text("\n".join(lines) + "\n")
+    atomic_write(md_path, ("\n".join(lines) + "\n").encode())
     return {"csv": csv_path, "png": png_path, "table": md_path}

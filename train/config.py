@@ -7,6 +7,7 @@ and `--resume` reads it back from there.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import re
@@ -19,7 +20,7 @@ import torch
 import yaml
 
 from plastic_agents.a2c import A2CConfig
-from plastic_agents.cells.options import MODULATOR_INITS
+from plastic_agents.cells.options import resolve_options
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,34 @@ def check_device(device: str) -> str:
         if index >= torch.cuda.device_count():
             raise ConfigError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
     return device
+
+
+#: (lowest, highest) of each integer setting: past these a run would not fit in memory or time on any machine this
+#: package targets, so they are refused before anything is allocated.
+INT_LIMITS = {
+    "hidden_size": (1, 8192),
+    "iterations": (1, 10**9),
+    "batch_size": (1, 65_536),
+    "seed": (0, 999_999),
+    "threads": (0, 1024),
+    "max_steps": (1, 10**6),
+    "log_every": (1, 10**9),
+    "checkpoint_every": (1, 10**9),
+}
+MAX_MATCH_PARAMS = 10**9
+#: Training episodes of seed s are seeded s * 1e9 + iteration * batch_size + i (see train.trainer.episode_seed):
+#: with at most 1e9 episodes per run and seeds below 1e6 they stay below 1e15, where evaluation's begin.
+MAX_EPISODES = 10**9
+
+
+def _check_int(name: str, value, low: int, high: int) -> int:
+    """`value` if it is an int (not a bool, a float or a string) in [low, high], else a ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = " (a string: quote-free numbers only)" if isinstance(value, str) else ""
+        raise ConfigError(f"{name} must be an integer, got {value!r}{hint}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:,} and {high:,}, got {value:,}")
+    return value
 
 
 @dataclass
@@ -59,12 +88,10 @@ class TrainConfig:
     match_params: Optional[int] = None
     """If set, pick the hidden size whose parameter count is closest to this number."""
     cell_options: dict = field(default_factory=dict)
-    """Options of the cell (clip, alpha_mode, modulator_fanout, modulator_init, eta_init, init_scale)."""
-    eta_init: Optional[float] = None
-    """Initial plasticity rate (eta, or etaE for `modul`) of the kinds that have one; None keeps the cell's default."""
-    modulator_init: Optional[str] = None
-    """Initialisation of the modulator layer of the modulated kinds: 'default' (PyTorch's, the paper's) or 'zero'
-    (M(t) = 0 and the traces 0 until training moves it); None keeps the cell's default. Other kinds ignore it."""
+    """Options of the cell kind, checked by the cell's own option check (plastic_agents.cells.options): clip,
+    alpha_mode, modulator_fanout, modulator_init, eta_init, init_scale, as the kind has them. An option the kind
+    does not have is an error. `--eta-init X` and `--modulator-init X` are the flags' spelling of
+    cell_options.eta_init and cell_options.modulator_init."""
     implementation: str = "fast"
     """'fast' (sequence kernels, acting without a graph) or 'reference' (the naive cell, graph built while acting)."""
     iterations: int = 1000
@@ -92,28 +119,35 @@ class TrainConfig:
 
     def __post_init__(self):
         if isinstance(self.a2c, dict):
-            self.a2c = A2CConfig(**self.a2c)
-        positive = ["hidden_size", "iterations", "batch_size", "max_steps", "log_every", "checkpoint_every"]
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.match_params is not None and (not isinstance(self.match_params, int) or self.match_params <= 0):
-            raise ConfigError(f"match_params must be a positive integer, got {self.match_params!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not isinstance(self.threads, int) or self.threads < 0:
-            raise ConfigError(f"threads must be a non-negative integer, got {self.threads!r}")
+            try:
+                self.a2c = A2CConfig(**self.a2c)
+            except TypeError as err:
+                raise ConfigError(f"a2c: {err}") from None
+        for name, (low, high) in INT_LIMITS.items():
+            _check_int(name, getattr(self, name), low, high)
+        if self.match_params is not None:
+            _check_int("match_params", self.match_params, 1, MAX_MATCH_PARAMS)
+        if self.iterations * self.batch_size > MAX_EPISODES:
+            raise ConfigError(f"iterations x batch_size = {self.iterations * self.batch_size:,} episodes is past the "
+                              f"limit of {MAX_EPISODES:,} (training episode seeds must not reach the next seed's)")
+        for name in ("env_id", "cell", "device", "implementation"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if self.preset is not None and not isinstance(self.preset, str):
+            raise ConfigError(f"preset must be a string, got {self.preset!r}")
+        if not isinstance(self.tensorboard, bool):
+            raise ConfigError(f"tensorboard must be true or false, got {self.tensorboard!r}")
         if self.implementation not in ("fast", "reference"):
             raise ConfigError(f"implementation must be 'fast' or 'reference', got {self.implementation!r}")
-        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
             raise ConfigError(f"device must be 'cpu' or 'cuda[:K]', got {self.device!r}")
-        if self.modulator_init is not None and self.modulator_init not in MODULATOR_INITS:
-            raise ConfigError(f"modulator_init must be one of {', '.join(MODULATOR_INITS)}, got "
-                              f"{self.modulator_init!r}")
         for name in ("env_kwargs", "cell_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a mapping, got {getattr(self, name)!r}")
+        try:
+            resolve_options(self.cell, self.cell_options)
+        except ValueError as err:
+            raise ConfigError(f"cell_options: {err}") from None
         self._check_env_schedule()
 
     def _check_env_schedule(self) -> None:
@@ -145,15 +179,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def save(self, path: Path) -> None:
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
-        tmp = Path(path).with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
 
 
 TOP_LEVEL_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "a2c"]
 A2C_FIELDS = A2CConfig.field_names()
+#: Settings merged key by key (a preset's, a file's and the flags' entries combine; a later one wins per key).
+MAPPING_FIELDS = ("cell_options", "env_kwargs")
+#: The flags' spelling of two cell options (`--eta-init`, `--modulator-init`).
+CELL_OPTION_FLAGS = ("eta_init", "modulator_init")
 
 
 def read_config_file(path: str | Path) -> dict:
@@ -176,7 +209,8 @@ def read_config_file(path: str | Path) -> dict:
 
 
 def merge_settings(base: dict, overrides: dict) -> dict:
-    """Overlay `overrides` (flat or with an `a2c` mapping) on a nested config dict; unknown keys are errors."""
+    """Overlay `overrides` (flat or with an `a2c` mapping) on a nested config dict; unknown keys are errors.
+    cell_options and env_kwargs merge key by key."""
     merged = json.loads(json.dumps(base))  # deep copy of plain data
     for key, value in overrides.items():
         if key == "a2c":
@@ -188,8 +222,15 @@ def merge_settings(base: dict, overrides: dict) -> dict:
                 merged["a2c"][sub_key] = sub_value
         elif key in A2C_FIELDS:
             merged["a2c"][key] = value
+        elif key in MAPPING_FIELDS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} must be a mapping, got {value!r}")
+            merged[key] = {**merged[key], **value}
         elif key in TOP_LEVEL_FIELDS:
             merged[key] = value
+        elif key in CELL_OPTION_FLAGS:
+            raise ConfigError(f"{key} is a cell option: write it as cell_options: {{{key}: ...}} (or --"
+                              f"{key.replace('_', '-')} on the command line)")
         else:
             raise ConfigError(
                 f"unknown setting {key!r}; known: {', '.join(TOP_LEVEL_FIELDS + A2C_FIELDS)}"
@@ -197,27 +238,73 @@ def merge_settings(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def build_config(file_settings: dict, cli_settings: dict) -> TrainConfig:
+def preset_settings(name: str) -> dict:
+    """The settings of preset `name` (a deep copy: presets share nested mappings), or a ConfigError listing them."""
+    from train.presets import PRESETS
+
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return copy.deepcopy(PRESETS[name][1])
+
+
+def build_config(file_settings: dict, cli_settings: dict, notes: Optional[list[str]] = None) -> TrainConfig:
     """Resolve defaults < preset < file < command line into a validated TrainConfig.
 
-    The preset is named by `preset` on the command line, else in the file.
+    The preset is named by `preset` on the command line, else in the file. `eta_init` and `modulator_init` in
+    cli_settings are the flags' spelling of those cell options. A preset's cell_options belong to the preset's
+    cell: those the run's cell kind does not have are left out, and a line saying so is appended to `notes`;
+    any other option the kind does not have is an error.
     """
-    from train.presets import preset_settings
-
     file_settings, cli_settings = dict(file_settings), dict(cli_settings)
+    flag_options = {name: cli_settings.pop(name) for name in CELL_OPTION_FLAGS if name in cli_settings}
+    if flag_options:
+        cli_settings["cell_options"] = {**cli_settings.get("cell_options", {}), **flag_options}
     preset = cli_settings.pop("preset", None) or file_settings.get("preset")
     file_settings.pop("preset", None)
     settings = TrainConfig().to_dict()
+    preset_options: dict = {}
     if preset is not None:
-        settings = merge_settings(settings, preset_settings(preset))
+        chosen = preset_settings(preset)
+        preset_options = chosen.pop("cell_options", {})
+        settings = merge_settings(settings, chosen)
         settings["preset"] = preset
     settings = merge_settings(settings, file_settings)
     settings = merge_settings(settings, cli_settings)
+    if preset_options:
+        kind = settings["cell"]
+        try:
+            accepted = set(resolve_options(kind, {}))
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        left_out = sorted(set(preset_options) - accepted - set(settings["cell_options"]))
+        settings["cell_options"] = {**{k: v for k, v in preset_options.items() if k in accepted},
+                                    **settings["cell_options"]}
+        if left_out and notes is not None:
+            notes.append(f"preset {preset}: cell option(s) {', '.join(left_out)} of its cell "
+                         f"{chosen.get('cell')!r} left out: cell kind {kind!r} has none")
     return config_from_dict(settings)
 
 
 def config_from_dict(settings: dict[str, Any]) -> TrainConfig:
-    """Build a TrainConfig from its nested dict form, turning bad values into ConfigError."""
+    """Build a TrainConfig from its nested dict form (as saved in a run folder), turning bad values into
+    ConfigError.
+
+    Run folders written before cell options had one spelling hold top-level `eta_init` and `modulator_init`; they
+    are read as those runs used them: moved into cell_options where the kind has them and cell_options does not
+    set them, and dropped elsewhere.
+    """
+    if not isinstance(settings, dict):
+        raise ConfigError(f"a configuration must be a mapping, got {type(settings).__name__}")
+    settings = dict(settings)
+    legacy = {name: settings.pop(name) for name in CELL_OPTION_FLAGS if name in settings}
+    legacy = {name: value for name, value in legacy.items() if value is not None}
+    if legacy and isinstance(settings.get("cell_options", {}), dict):
+        try:
+            accepted = set(resolve_options(settings.get("cell", TrainConfig.cell), {}))
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        settings["cell_options"] = {**{k: v for k, v in legacy.items() if k in accepted},
+                                    **settings.get("cell_options", {})}
     try:
         return TrainConfig(**settings)
     except ConfigError:

@@ -1,7 +1,9 @@
 """`backpropamine evaluate RUN`: the trained agent's reward over held-out episodes, with task metrics.
 
-Evaluation episodes are seeded from EVAL_SEED_BASE upwards, a range training never uses (training seeds are
-seed * 1e9 + iteration * B), so the numbers are on held-out episodes.
+Evaluation episodes are seeded from EVAL_SEED_BASE = 1e15 upwards. Training episodes are seeded
+seed * 1e9 + iteration * B + i with seed < 1e6 and iterations * B <= 1e9 (train.config.INT_LIMITS, MAX_EPISODES),
+so every training seed is below 1e15 and no evaluation episode is ever a training episode, for any training seed
+and batch size.
 """
 
 from __future__ import annotations
@@ -13,11 +15,21 @@ from typing import Optional
 import torch
 
 from plastic_agents.rollout import check_vector_env, collect_episodes
-from train.config import ConfigError
+from train.config import INT_LIMITS, ConfigError
 from train.tasks import task_metrics
 from train.trainer import load_policy, make_vector_env
 
 EVAL_SEED_BASE = 10**15
+#: At most this many episodes per evaluation, and evaluation seeds up to MAX_EVAL_SEED: evaluation seed s uses
+#: EVAL_SEED_BASE + s * MAX_EVAL_EPISODES + k, k < episodes, so two evaluation seeds never share an episode.
+MAX_EVAL_EPISODES = 1_000_000
+MAX_EVAL_SEED = 10**9
+
+
+def evaluation_seed(seed: int, first_episode: int) -> int:
+    """The reset seed of the batch of evaluation `seed` that starts at episode `first_episode` (sub-env i of the
+    batch gets this + i)."""
+    return EVAL_SEED_BASE + seed * MAX_EVAL_EPISODES + first_episode
 
 
 def evaluate_run(
@@ -29,6 +41,7 @@ def evaluate_run(
     seed: int = 0,
     deterministic: bool = False,
     device: str = "cpu",
+    trusted_modules: tuple[str, ...] = (),
 ) -> dict:
     """Run `episodes` held-out episodes with the run's latest checkpoint.
 
@@ -38,14 +51,18 @@ def evaluate_run(
         batch_size: parallel episodes (default: the run's batch size).
         env_id: evaluate on another env with the same spaces (e.g. the 11 x 11 maze); default: the run's, with
             the env keywords of the checkpoint's stage of env_schedule.
-        seed: evaluation seed (episodes are seeded from EVAL_SEED_BASE + seed * 1e6).
+        seed: evaluation seed (see evaluation_seed).
         deterministic: take the most probable action instead of sampling.
 
     Returns a dict with env_id, episodes, reward_mean, reward_std, reward_median, the task metrics, iteration.
     """
-    if episodes <= 0:
-        raise ConfigError(f"episodes must be positive, got {episodes}")
-    policy, config, checkpoint = load_policy(run_dir, device)
+    if not 0 < episodes <= MAX_EVAL_EPISODES:
+        raise ConfigError(f"episodes must be between 1 and {MAX_EVAL_EPISODES:,}, got {episodes:,}")
+    if not 0 <= seed <= MAX_EVAL_SEED:
+        raise ConfigError(f"seed must be between 0 and {MAX_EVAL_SEED:,}, got {seed:,}")
+    if batch_size is not None and not 0 < batch_size <= INT_LIMITS["batch_size"][1]:
+        raise ConfigError(f"batch_size must be between 1 and {INT_LIMITS['batch_size'][1]:,}, got {batch_size:,}")
+    policy, config, checkpoint = load_policy(run_dir, device, trusted_modules)
     env_id = env_id or config.env_id
     env_kwargs = config.env_kwargs_at(int(checkpoint["iteration"])) if env_id == config.env_id else {}
     batch_size = batch_size or config.batch_size
@@ -61,7 +78,7 @@ def evaluate_run(
     returns, metric_sums, batches = [], {}, math.ceil(episodes / batch_size)
     for k in range(batches):
         batch = collect_episodes(
-            env, policy, generator=generator, seed=EVAL_SEED_BASE + seed * 1_000_000 + k * batch_size,
+            env, policy, generator=generator, seed=evaluation_seed(seed, k * batch_size),
             max_steps=config.max_steps, deterministic=deterministic,
         )
         returns.append(batch.episode_returns.cpu())

@@ -1,21 +1,17 @@
 """Named starting points for `train --preset`: the paper's settings per task, and our faster ones.
 
-A preset is a partial configuration (flat keys of TrainConfig or A2CConfig); the config file and command-line
-flags override it. `maze-paper` and `cue-paper` are the paper's settings; every other preset names its departures
-from them in its description.
+A preset is plain data: a partial configuration (flat keys of TrainConfig or A2CConfig); the config file and
+command-line flags override it (train.config.build_config). Its `cell_options` are those of its own `cell`: when a
+run picks another cell, the options that kind does not have are left out, with a line saying so. `maze-paper` and
+`cue-paper` are the paper's settings; every other preset names its departures from them in its description.
 """
 
 from __future__ import annotations
-
-import copy
-
-from train.config import ConfigError
 
 PAPER_MAZE = {
     "env_id": "BackpropamineMaze-v0",
     "cell": "modplast",
     "hidden_size": 100,
-    "eta_init": 0.01,
     "batch_size": 30,
     "iterations": 200_000,
     "gamma": 0.9,
@@ -30,7 +26,7 @@ PAPER_CUE = {
     "env_id": "BackpropamineCueReward-v0",
     "cell": "modul",
     "hidden_size": 200,
-    "eta_init": 0.1,
+    "cell_options": {"eta_init": 0.1},
     "batch_size": 30,
     "iterations": 200_000,
     "gamma": 0.9,
@@ -43,7 +39,8 @@ PAPER_CUE = {
 
 #: The cue task with modul's reliable departures (preset cue-outcome-modul; cue-curriculum builds on it).
 CUE_OUTCOME_MODUL = {**PAPER_CUE, "iterations": 1_000, "lr": 3e-4, "normalize_advantage": True, "gamma": 0.0,
-                     "env_kwargs": {"outcome_input": True}, "modulator_init": "zero"}
+                     "env_kwargs": {"outcome_input": True},
+                     "cell_options": {"eta_init": 0.1, "modulator_init": "zero"}}
 
 PRESETS: dict[str, tuple[str, dict]] = {
     "maze-paper": (
@@ -102,10 +99,3 @@ PRESETS: dict[str, tuple[str, dict]] = {
     ),
 }
 
-
-def preset_settings(name: str) -> dict:
-    """The settings of preset `name` (a deep copy: presets share nested mappings), or a ConfigError listing the
-    presets."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return copy.deepcopy(PRESETS[name][1])

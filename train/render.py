@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from train.config import ConfigError
+from train.evaluate import evaluation_seed
 from train.trainer import load_policy
 
 PANEL_WIDTH = 260
@@ -48,9 +49,10 @@ def _plot_panel(series: list[float], total_steps: int, height: int, label: str,
 
 
 def render_run(run_dir: str | Path, out_path: Optional[str | Path] = None, *, seed: int = 0,
-               env_id: Optional[str] = None, fps: int = 8, deterministic: bool = False) -> Path:
+               env_id: Optional[str] = None, fps: int = 8, deterministic: bool = False,
+               trusted_modules: tuple[str, ...] = ()) -> Path:
     """Write a GIF of one episode of the run's trained agent; returns its path (default <run>/episode.gif)."""
-    policy, config, checkpoint = load_policy(run_dir)
+    policy, config, checkpoint = load_policy(run_dir, trusted_modules=trusted_modules)
     env_id = env_id or config.env_id
     env_kwargs = config.env_kwargs_at(int(checkpoint["iteration"])) if env_id == config.env_id else {}
     try:
@@ -61,7 +63,7 @@ def render_run(run_dir: str | Path, out_path: Optional[str | Path] = None, *, se
     if fps <= 0:
         raise ConfigError(f"fps must be positive, got {fps}")
     generator = torch.Generator().manual_seed(seed)
-    obs, _ = env.reset(seed=seed)
+    obs, _ = env.reset(seed=evaluation_seed(seed, 0))     # a held-out episode, as evaluate's first
     state = policy.initial_state(1)
     label = "neuromodulator M(t)" if policy.cell.is_modulated else "value estimate V(t)"
     frames, series, total, step = [], [], 0.0, 0

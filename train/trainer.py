@@ -7,9 +7,12 @@ parameters, optimiser state and action-sampling generator, a resumed run continu
 
 from __future__ import annotations
 
-import csv
 import math
+import signal
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -19,11 +22,12 @@ import torch
 import plastic_envs  # noqa: F401  (registers the Backpropamine envs)
 from plastic_agents import ActorCritic, match_hidden_size
 from plastic_agents.a2c import A2C, NonFiniteLossError
-from plastic_agents.cells.options import resolve_options
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
-from train.config import ConfigError, TrainConfig, check_device
+from train.config import ConfigError, TrainConfig, check_device, config_from_dict
 from train.run_dir import (
-    CONFIG_FILE, METRICS_FILE, TENSORBOARD_DIR, RunDirError, load_checkpoint, load_run_config, save_checkpoint,
+    CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TENSORBOARD_DIR, RunDirError, RunLock, append_metrics_row,
+    check_env_id, checkpoint_iteration, load_checkpoint, load_run_config, read_metric_rows, remove_temporary_files,
+    rewrite_metrics, run_files, save_checkpoint, save_run_config,
 )
 
 METRIC_COLUMNS = [
@@ -33,8 +37,33 @@ METRIC_COLUMNS = [
 ]
 
 
+#: Settings that `train --resume` (and a `compare` re-run) may change: they change how far the run goes and how
+#: it is logged, never what an iteration computes, so the run's history stays one run's.
+RESUMABLE_SETTINGS = ("iterations", "log_every", "checkpoint_every", "threads", "tensorboard")
+
+
 class TrainingStopped(RuntimeError):
-    """Training stopped early (non-finite loss); the message says why and which checkpoint is kept."""
+    """Training stopped early (non-finite loss or parameters); the message says why and which checkpoint is kept."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM after saving its checkpoint.
+
+    signum: the signal (SIGINT for a KeyboardInterrupt raised otherwise); saved_iteration: the iteration of the
+    checkpoint on disk (None if none could be read).
+    """
+
+    def __init__(self, signum: int, saved_iteration: Optional[int]):
+        super().__init__(signum, saved_iteration)
+        self.signum, self.saved_iteration = signum, saved_iteration
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum)
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
 
 
 def episode_seed(seed: int, iteration: int, batch_size: int) -> int:
@@ -52,28 +81,9 @@ def make_vector_env(env_id: str, num_envs: int, env_kwargs: Optional[dict] = Non
         raise ConfigError(f"bad keyword or value for environment {env_id!r}: {err}") from None
 
 
-def default_cell_options(kind: str) -> dict:
-    """The options a cell kind accepts, with their defaults (ConfigError for an unknown kind)."""
-    try:
-        return resolve_options(kind, {})
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-
-
-def cell_options(config: TrainConfig) -> dict:
-    """The cell's keyword options: `cell_options` plus `eta_init` and `modulator_init` for the kinds that have a
-    plasticity rate or a modulator."""
-    options = dict(config.cell_options)
-    accepted = default_cell_options(config.cell)
-    for name in ("eta_init", "modulator_init"):
-        if getattr(config, name) is not None and name in accepted:
-            options.setdefault(name, getattr(config, name))
-    return options
-
-
 def build_policy(config: TrainConfig, obs_size: int, num_actions: int) -> ActorCritic:
     """The ActorCritic a config describes (hidden size matched to `match_params` when set)."""
-    options = cell_options(config)
+    options = dict(config.cell_options)
     hidden = config.hidden_size
     if config.match_params is not None:
         hidden = match_hidden_size(config.cell, config.match_params, obs_size, num_actions, **options)
@@ -101,27 +111,67 @@ def batch_statistics(policy: ActorCritic, batch: EpisodeBatch) -> dict[str, floa
 class Trainer:
     """Owns one run folder: builds env, policy and optimiser, runs iterations, logs and checkpoints.
 
+    The folder is locked (train.run_dir.RunLock) from construction until `run` returns or `close` is called, so
+    a second writer is refused with a line naming this one.
+
     Args:
-        config: the run's configuration (ignored when resuming: the run folder's own is used).
+        config: the run's configuration (None when resuming: the run folder's own is used).
         run_dir: the run folder.
-        resume: continue the run in `run_dir` from its checkpoint.
+        resume: continue the run in `run_dir` from its checkpoint (from its start when the first checkpoint was
+            never written).
         progress: show a progress bar.
+        changes: settings of RESUMABLE_SETTINGS to change on resume (others are refused before this point).
+        trusted_modules: modules the user named with `--import`, which an env id read from the folder may name.
     """
 
     def __init__(self, config: Optional[TrainConfig], run_dir: str | Path, *, resume: bool = False,
-                 progress: bool = True):
+                 progress: bool = True, changes: Optional[dict] = None, trusted_modules: tuple[str, ...] = ()):
         self.run_dir = Path(run_dir)
         self.progress = progress
+        self.writer = None
+        self.env = None
+        self.notes: list[str] = []
+        if resume and not self.run_dir.is_dir():
+            raise RunDirError(f"run folder {self.run_dir} does not exist")
+        if not resume and self.run_dir.exists() and not self.run_dir.is_dir():
+            raise RunDirError(f"{self.run_dir} is a file, not a folder")
+        created = not self.run_dir.exists()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(self.run_dir).acquire()
+        try:
+            self._open(config, resume, changes or {}, trusted_modules)
+        except BaseException:
+            self.close()
+            if created and not run_files(self.run_dir):     # leave no empty folder behind a refused run
+                (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
+                if not any(self.run_dir.iterdir()):
+                    self.run_dir.rmdir()
+            raise
+
+    def _open(self, config: Optional[TrainConfig], resume: bool, changes: dict,
+              trusted_modules: tuple[str, ...]) -> None:
+        """Read or start the run (with the lock held), then build env, policy and optimiser."""
+        for path in remove_temporary_files(self.run_dir):
+            self.notes.append(f"removed {path.name}, left by a write that was interrupted")
+        checkpoint = None
         if resume:
-            self.config = load_run_config(self.run_dir)
-            checkpoint = load_checkpoint(self.run_dir)
+            self.config, checkpoint = self._read_run(trusted_modules)
+            for name, value in changes.items():
+                if name not in RESUMABLE_SETTINGS:
+                    raise ConfigError(f"{name} cannot change on resume")
+                old = getattr(self.config, name)
+                if value != old:
+                    if name == "iterations" and checkpoint is not None and value < checkpoint["iteration"]:
+                        raise ConfigError(f"iterations={value} is below the {checkpoint['iteration']} this run has "
+                                          "already done")
+                    self.config = config_from_dict({**self.config.to_dict(), name: value})
+                    self.notes.append(f"resume: {name} {old} -> {value}")
         else:
-            if (self.run_dir / CONFIG_FILE).exists():
-                raise RunDirError(
-                    f"{self.run_dir} already holds a run; use `--resume {self.run_dir}` or another --run-dir"
-                )
+            present = run_files(self.run_dir)
+            if present:
+                raise RunDirError(f"{self.run_dir} already holds a run ({', '.join(present)}); use `--resume "
+                                  f"{self.run_dir}` or another --run-dir")
             self.config = config
-            checkpoint = None
         cfg = self.config
         check_device(cfg.device)
         if cfg.threads:
@@ -146,19 +196,59 @@ class Trainer:
         self.train_seconds = 0.0
         self.window: list[dict] = []
 
+        # Written in this order so that a kill between two writes leaves a folder that --resume starts over.
+        save_run_config(self.run_dir, cfg)
         if checkpoint is None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            cfg.save(self.run_dir / CONFIG_FILE)
-            self._truncate_metrics(0)
+            rewrite_metrics(self.run_dir / METRICS_FILE, METRIC_COLUMNS, [])
             self.save()
         else:
             self._restore(checkpoint)
             self._truncate_metrics(self.iteration)
-        self.writer = None
         if cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR), purge_step=self.iteration + 1)
+
+    def _read_run(self, trusted_modules: tuple[str, ...]) -> tuple[TrainConfig, Optional[dict]]:
+        """The run's config and checkpoint (None when the first checkpoint was never written); a config.yaml lost
+        after the checkpoint was written is taken from the checkpoint, which holds the same settings."""
+        has_config = (self.run_dir / CONFIG_FILE).is_file()
+        has_checkpoint = (self.run_dir / CHECKPOINT_FILE).is_file()
+        if not has_config and not has_checkpoint:
+            raise RunDirError(f"{self.run_dir} holds no run to resume (no {CONFIG_FILE}, no {CHECKPOINT_FILE})")
+        checkpoint = load_checkpoint(self.run_dir) if has_checkpoint else None
+        if has_config:
+            config = load_run_config(self.run_dir)
+        else:
+            try:
+                config = config_from_dict(checkpoint["config"])
+            except ConfigError as err:
+                raise RunDirError(f"{self.run_dir}: {CONFIG_FILE} is missing and the checkpoint's config is not "
+                                  f"valid: {err}") from None
+            self.notes.append(f"{CONFIG_FILE} was missing: restored from the checkpoint")
+        if checkpoint is None:
+            self.notes.append(f"{self.run_dir} has no checkpoint (the run stopped before its first one): starting "
+                              "it from iteration 0")
+        else:
+            try:
+                saved = config_from_dict(checkpoint["config"]).to_dict()
+            except ConfigError as err:
+                raise RunDirError(f"{self.run_dir}: the checkpoint's config is not valid: {err}") from None
+            fixed = {name: saved[name] for name in RESUMABLE_SETTINGS}
+            if saved != {**config.to_dict(), **fixed}:
+                raise RunDirError(f"{self.run_dir}: {CONFIG_FILE} and {CHECKPOINT_FILE} describe different runs")
+        check_env_id(config.env_id, trusted_modules, source=str(self.run_dir / CONFIG_FILE))
+        return config, checkpoint
+
+    def close(self) -> None:
+        """Close the env and the TensorBoard writer, and release the folder's lock (idempotent)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+        self.lock.release()
 
     # -- curriculum --------------------------------------------------------------------------------------------
     def _check_env_schedule(self, obs_size: int, num_actions: int) -> None:
@@ -207,20 +297,27 @@ class Trainer:
         """Set the run's total number of iterations (to continue a finished or shorter run further)."""
         if iterations < self.iteration:
             raise ConfigError(f"iterations={iterations} is below the {self.iteration} this run has already done")
-        self.config.iterations = iterations
+        self.config = config_from_dict({**self.config.to_dict(), "iterations": iterations})
         self.algo.total_iterations = iterations
-        self.config.save(self.run_dir / CONFIG_FILE)
+        save_run_config(self.run_dir, self.config)
 
     def save(self) -> None:
-        save_checkpoint(self.run_dir, self._payload())
+        """Write the checkpoint (atomically). TrainingStopped, nothing written, when a parameter is not finite: the
+        checkpoint on disk is always a good one."""
+        try:
+            save_checkpoint(self.run_dir, self._payload())
+        except ValueError as err:
+            raise TrainingStopped(f"{err} at iteration {self.iteration}; training stopped. The last good checkpoint "
+                                  f"(iteration {checkpoint_iteration(self.run_dir)}) is kept in {self.run_dir}"
+                                  ) from None
 
     def _restore(self, checkpoint: dict) -> None:
         try:
             self.policy.load_state_dict(checkpoint["policy"])
             self.algo.optimizer.load_state_dict(checkpoint["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as err:
+            self.generator.set_state(checkpoint["generator"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
             raise RunDirError(f"{self.run_dir}: the checkpoint does not fit its config.yaml: {err}") from None
-        self.generator.set_state(checkpoint["generator"])
         self.iteration = int(checkpoint["iteration"])
         self.episodes = int(checkpoint.get("episodes", 0))
         self.train_seconds = float(checkpoint.get("train_seconds", 0.0))
@@ -228,21 +325,14 @@ class Trainer:
 
     # -- metrics -----------------------------------------------------------------------------------------------
     def _truncate_metrics(self, up_to: int) -> None:
-        """Keep only the metric rows of iterations <= up_to (so a resumed run continues the same curve)."""
+        """Keep only the metric rows of iterations <= up_to (so a resumed run continues the same curve), replacing
+        the file atomically; a row torn by a kill is dropped."""
         path = self.run_dir / METRICS_FILE
-        rows = []
-        if path.exists() and up_to > 0:
-            with path.open(newline="") as handle:
-                rows = [r for r in csv.DictReader(handle) if r.get("iteration", "").isdigit()
-                        and int(r["iteration"]) <= up_to]
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, METRIC_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        rows = [r for r in read_metric_rows(path, METRIC_COLUMNS) if int(r["iteration"]) <= up_to]
+        rewrite_metrics(path, METRIC_COLUMNS, rows)
 
     def _log(self, row: dict) -> None:
-        with (self.run_dir / METRICS_FILE).open("a", newline="") as handle:
-            csv.DictWriter(handle, METRIC_COLUMNS, extrasaction="ignore").writerow(row)
+        append_metrics_row(self.run_dir / METRICS_FILE, METRIC_COLUMNS, row)
         if self.writer is not None:
             for key, value in row.items():
                 if key != "iteration" and isinstance(value, (int, float)) and math.isfinite(value):
@@ -278,72 +368,104 @@ class Trainer:
                    episodes_per_s=round(episodes_done / max(elapsed, 1e-9), 2))
         return row
 
-    def run(self, on_log: Optional[Callable[[dict], None]] = None) -> dict:
-        """Train until `iterations`; returns the last metrics row. Ctrl-C saves a checkpoint, then re-raises.
+    @contextmanager
+    def _stop_on_signals(self):
+        """SIGINT and SIGTERM ask the loop to stop after the current iteration (it then saves); a second signal
+        does not abort the save. Installed only in the main thread (where Python delivers signals)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
 
+        def ask_to_stop(signum, _frame):
+            if self.stop_signal is None:
+                self.stop_signal = signum
+                print(f"\n{signal.Signals(signum).name}: stopping after this iteration and saving a checkpoint",
+                      file=sys.stderr, flush=True)
+
+        previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def run(self, on_log: Optional[Callable[[dict], None]] = None) -> dict:
+        """Train until `iterations`; returns the last metrics row, and releases the folder.
+
+        SIGINT (Ctrl-C) or SIGTERM stops after the current iteration: the checkpoint is saved, then RunInterrupted
+        is raised (a KeyboardInterrupt, with the signal and the iteration on disk).
         on_log: called with every metrics row after it is written (e.g. to report it to Ray Tune).
         """
         cfg = self.config
+        self.stop_signal: Optional[int] = None
         bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=cfg.iterations, initial=self.iteration, unit="it", dynamic_ncols=True)
         start, start_episodes = time.perf_counter(), self.episodes
         last_row: dict = {}
         try:
-            while self.iteration < cfg.iterations:
-                iteration_start = time.perf_counter()
+            with self._stop_on_signals():
+                if self.progress:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=cfg.iterations, initial=self.iteration, unit="it", dynamic_ncols=True)
                 try:
-                    stats = self.train_iteration()
-                except NonFiniteLossError as err:
-                    raise TrainingStopped(
-                        f"{err}; training stopped. The last good checkpoint (iteration "
-                        f"{self._checkpoint_iteration()}) is kept in {self.run_dir}"
-                    ) from None
-                self.iteration += 1
-                self.episodes += cfg.batch_size
-                self.train_seconds += time.perf_counter() - iteration_start
-                self.window.append(stats)
-                if self.iteration % cfg.log_every == 0:
-                    elapsed = time.perf_counter() - start
-                    last_row = self._window_row(elapsed, self.episodes - start_episodes)
-                    self._log(last_row)
-                    if on_log is not None:
-                        on_log(last_row)
-                    self.window = []
-                    if bar is not None:
-                        bar.set_postfix(reward=f"{last_row['reward_mean']:.2f}",
-                                        eps_s=f"{last_row['episodes_per_s']:.0f}")
-                if self.iteration % cfg.checkpoint_every == 0:
-                    self.save()
-                if bar is not None:
-                    bar.update(1)
-            self.save()
-        except KeyboardInterrupt:
-            self.save()
-            raise
+                    while self.iteration < cfg.iterations and self.stop_signal is None:
+                        row = self._iterate(start, start_episodes, on_log)
+                        if row is not None:
+                            last_row = row
+                            if bar is not None:
+                                bar.set_postfix(reward=f"{row['reward_mean']:.2f}",
+                                                eps_s=f"{row['episodes_per_s']:.0f}")
+                        if bar is not None:
+                            bar.update(1)
+                except KeyboardInterrupt:
+                    self.stop_signal = signal.SIGINT
+                self.save()
+                if self.stop_signal is not None:
+                    raise RunInterrupted(self.stop_signal, checkpoint_iteration(self.run_dir))
         finally:
             if bar is not None:
                 bar.close()
-            if self.writer is not None:
-                self.writer.close()
-            self.env.close()
+            self.close()
         return last_row
 
-    def _checkpoint_iteration(self) -> int:
+    def _iterate(self, start: float, start_episodes: int, on_log) -> Optional[dict]:
+        """One training iteration with its logging and checkpointing; returns the metrics row if one was written."""
+        cfg = self.config
+        iteration_start = time.perf_counter()
         try:
-            return int(load_checkpoint(self.run_dir)["iteration"])
-        except RunDirError:
-            return 0
+            stats = self.train_iteration()
+        except NonFiniteLossError as err:
+            raise TrainingStopped(
+                f"{err}; training stopped. The last good checkpoint (iteration "
+                f"{checkpoint_iteration(self.run_dir)}) is kept in {self.run_dir}"
+            ) from None
+        self.iteration += 1
+        self.episodes += cfg.batch_size
+        self.train_seconds += time.perf_counter() - iteration_start
+        self.window.append(stats)
+        row = None
+        if self.iteration % cfg.log_every == 0:
+            row = self._window_row(time.perf_counter() - start, self.episodes - start_episodes)
+            self._log(row)
+            if on_log is not None:
+                on_log(row)
+            self.window = []
+        if self.iteration % cfg.checkpoint_every == 0:
+            self.save()
+        return row
 
 
-def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[ActorCritic, TrainConfig, dict]:
-    """The trained policy of a run folder (from its latest checkpoint) on `device`, its config and the checkpoint."""
+def load_policy(run_dir: str | Path, device: str = "cpu",
+                trusted_modules: tuple[str, ...] = ()) -> tuple[ActorCritic, TrainConfig, dict]:
+    """The trained policy of a run folder (from its latest checkpoint) on `device`, its config and the checkpoint.
+
+    Opening the folder runs no code: the checkpoint is read weights-only and its env id must be registered (or name
+    a module in `trusted_modules`). A checkpoint with non-finite parameters is refused."""
     check_device(device)
     config = load_run_config(Path(run_dir))
-    checkpoint = load_checkpoint(Path(run_dir))
-    options = cell_options(config)
+    check_env_id(config.env_id, trusted_modules, source=str(Path(run_dir) / CONFIG_FILE))
+    checkpoint = load_checkpoint(Path(run_dir), require_finite=True)
+    options = dict(config.cell_options)
     try:
         policy = ActorCritic(
             int(checkpoint["obs_size"]), int(checkpoint["num_actions"]), config.cell,
