@@ -226,6 +226,7 @@ class Trainer:
                 raise RunDirError(f"{self.run_dir}: {CONFIG_FILE} is missing and the checkpoint's config is not "
                                   f"valid: {err}") from None
             self.notes.append(f"{CONFIG_FILE} was missing: restored from the checkpoint")
+        check_env_id(config.env_id, trusted_modules, source=str(self.run_dir / CONFIG_FILE))
         if checkpoint is None:
             self.notes.append(f"{self.run_dir} has no checkpoint (the run stopped before its first one): starting "
                               "it from iteration 0")
@@ -237,7 +238,6 @@ class Trainer:
             fixed = {name: saved[name] for name in RESUMABLE_SETTINGS}
             if saved != {**config.to_dict(), **fixed}:
                 raise RunDirError(f"{self.run_dir}: {CONFIG_FILE} and {CHECKPOINT_FILE} describe different runs")
-        check_env_id(config.env_id, trusted_modules, source=str(self.run_dir / CONFIG_FILE))
         return config, checkpoint
 
     def close(self) -> None:
