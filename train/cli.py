@@ -55,7 +55,13 @@ CONFIG_FLAGS = [
     ("--gae-lambda", "gae_lambda", float, "lambda of GAE"),
     ("--baseline", "baseline", str, "per_episode (default) or element0 (the release's bug)"),
     ("--lr-schedule", "lr_schedule", str, "constant or linear"),
-    ("--skip-first-updates", "skip_first_updates", int, "skip the optimiser step for this many iterations"),
+    ("--skip-first-updates", "skip_first_updates", int, "A2C: skip the optimiser step for this many iterations"),
+    ("--algo", "algo", str, "a2c (default, the paper's) or ppo"),
+    ("--n-epochs", "n_epochs", int, "PPO: passes over each batch"),
+    ("--num-minibatches", "num_minibatches", int, "PPO: minibatches of whole episodes per pass"),
+    ("--clip-range", "clip_range", float, "PPO: clip of the probability ratio (0: none)"),
+    ("--clip-range-vf", "clip_range_vf", float, "PPO: clip of the value change (default: unclipped value loss)"),
+    ("--target-kl", "target_kl", float, "PPO: stop an update once a minibatch's approximate KL passes 1.5x this"),
 ]
 BOOL_FLAGS = [
     ("normalize_advantage", "standardise advantages over the batch"),

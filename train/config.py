@@ -20,6 +20,7 @@ import torch
 import yaml
 
 from plastic_agents.a2c import A2CConfig
+from plastic_agents.ppo import PPOConfig
 from plastic_agents.cells.options import resolve_options
 
 
@@ -68,6 +69,10 @@ def _check_int(name: str, value, low: int, high: int) -> int:
     return value
 
 
+#: Each algorithm's name (the value of `algo`, and its settings' section) and settings class.
+ALGORITHMS = {"a2c": A2CConfig, "ppo": PPOConfig}
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run."""
@@ -112,17 +117,24 @@ class TrainConfig:
     """Write a checkpoint every this many iterations (and at the end, and on Ctrl-C)."""
     tensorboard: bool = True
     """Also write TensorBoard event files under <run>/tb."""
+    algo: str = "a2c"
+    """The learning algorithm: 'a2c' (the paper's) or 'ppo'; its settings are the section of that name."""
     a2c: A2CConfig = field(default_factory=A2CConfig)
-    """Loss and optimiser settings."""
+    """A2C's loss and optimiser settings (used when algo is 'a2c')."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """PPO's settings (used when algo is 'ppo')."""
     preset: Optional[str] = None
     """Name of the preset this configuration started from (informational)."""
 
     def __post_init__(self):
-        if isinstance(self.a2c, dict):
-            try:
-                self.a2c = A2CConfig(**self.a2c)
-            except TypeError as err:
-                raise ConfigError(f"a2c: {err}") from None
+        for name, cls in ALGORITHMS.items():
+            if isinstance(getattr(self, name), dict):
+                try:
+                    setattr(self, name, cls(**getattr(self, name)))
+                except TypeError as err:
+                    raise ConfigError(f"{name}: {err}") from None
+        if self.algo not in ALGORITHMS:
+            raise ConfigError(f"algo must be one of {', '.join(ALGORITHMS)}, got {self.algo!r}")
         for name, (low, high) in INT_LIMITS.items():
             _check_int(name, getattr(self, name), low, high)
         if self.match_params is not None:
@@ -167,6 +179,11 @@ class TrainConfig:
                                   f"got {stage['env_kwargs']!r}")
             previous = start
 
+    @property
+    def algo_config(self):
+        """The settings of the chosen algorithm (an A2CConfig or a PPOConfig)."""
+        return getattr(self, self.algo)
+
     def env_kwargs_at(self, iteration: int) -> dict:
         """The environment's keyword arguments once `iteration` updates are done: env_kwargs, updated by every
         stage of env_schedule with from_iteration <= iteration."""
@@ -181,8 +198,10 @@ class TrainConfig:
 
 
 
-TOP_LEVEL_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "a2c"]
+TOP_LEVEL_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in ALGORITHMS]
 A2C_FIELDS = A2CConfig.field_names()
+#: The settings a file or a flag may give flat (not under `a2c:` or `ppo:`): they go to the chosen algorithm.
+ALGORITHM_FIELDS = list(dict.fromkeys(A2C_FIELDS + PPOConfig.field_names()))
 #: Settings merged key by key (a preset's, a file's and the flags' entries combine; a later one wins per key).
 MAPPING_FIELDS = ("cell_options", "env_kwargs")
 #: The flags' spelling of two cell options (`--eta-init`, `--modulator-init`).
@@ -208,20 +227,24 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def merge_settings(base: dict, overrides: dict) -> dict:
-    """Overlay `overrides` (flat or with an `a2c` mapping) on a nested config dict; unknown keys are errors.
-    cell_options and env_kwargs merge key by key."""
+def merge_settings(base: dict, overrides: dict, flat: Optional[list] = None, layer: str = "") -> dict:
+    """Overlay `overrides` on a nested config dict; unknown keys are errors. cell_options and env_kwargs merge key
+    by key; an algorithm's section (`a2c:`, `ppo:`) key by key. Flat algorithm settings (`lr: 3e-4`) are appended
+    to `flat` as (key, value, layer), for build_config to give to the chosen algorithm."""
     merged = json.loads(json.dumps(base))  # deep copy of plain data
     for key, value in overrides.items():
-        if key == "a2c":
+        if key in ALGORITHMS:
             if not isinstance(value, dict):
-                raise ConfigError(f"a2c must be a mapping of A2C settings, got {value!r}")
+                raise ConfigError(f"{key} must be a mapping of {key.upper()} settings, got {value!r}")
+            known = ALGORITHMS[key].field_names()
             for sub_key, sub_value in value.items():
-                if sub_key not in A2C_FIELDS:
-                    raise ConfigError(f"unknown A2C setting {sub_key!r}; known: {', '.join(A2C_FIELDS)}")
-                merged["a2c"][sub_key] = sub_value
-        elif key in A2C_FIELDS:
-            merged["a2c"][key] = value
+                if sub_key not in known:
+                    raise ConfigError(f"unknown {key.upper()} setting {sub_key!r}; known: {', '.join(known)}")
+                merged[key][sub_key] = sub_value
+        elif key in ALGORITHM_FIELDS:
+            if flat is None:
+                raise ConfigError(f"{key} must be given under a2c: or ppo: here")
+            flat.append((key, value, layer))
         elif key in MAPPING_FIELDS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} must be a mapping, got {value!r}")
@@ -233,7 +256,7 @@ def merge_settings(base: dict, overrides: dict) -> dict:
                               f"{key.replace('_', '-')} on the command line)")
         else:
             raise ConfigError(
-                f"unknown setting {key!r}; known: {', '.join(TOP_LEVEL_FIELDS + A2C_FIELDS)}"
+                f"unknown setting {key!r}; known: {', '.join(TOP_LEVEL_FIELDS + ALGORITHM_FIELDS)}"
             )
     return merged
 
@@ -263,13 +286,29 @@ def build_config(file_settings: dict, cli_settings: dict, notes: Optional[list[s
     file_settings.pop("preset", None)
     settings = TrainConfig().to_dict()
     preset_options: dict = {}
+    chosen: dict = {}
     if preset is not None:
         chosen = preset_settings(preset)
         preset_options = chosen.pop("cell_options", {})
-        settings = merge_settings(settings, chosen)
         settings["preset"] = preset
-    settings = merge_settings(settings, file_settings)
-    settings = merge_settings(settings, cli_settings)
+    flat: list = []
+    settings = merge_settings(settings, chosen if preset is not None else {}, flat, "preset")
+    settings = merge_settings(settings, file_settings, flat, "file")
+    settings = merge_settings(settings, cli_settings, flat, "flags")
+    algo = settings["algo"]
+    if algo not in ALGORITHMS:
+        raise ConfigError(f"algo must be one of {', '.join(ALGORITHMS)}, got {algo!r}")
+    known, left_out_settings = ALGORITHMS[algo].field_names(), []
+    for key, value, layer in flat:
+        if key in known:
+            settings[algo][key] = value
+        elif layer == "preset":     # the preset's settings of another algorithm
+            left_out_settings.append(key)
+        else:
+            raise ConfigError(f"{key} is not a setting of {algo.upper()} (its settings: {', '.join(known)})")
+    if left_out_settings and notes is not None:
+        notes.append(f"preset {preset}: {', '.join(sorted(set(left_out_settings)))} left out: not settings of "
+                     f"{algo.upper()}")
     if preset_options:
         kind = settings["cell"]
         try:

@@ -279,9 +279,10 @@ def import_trusted(modules: Iterable[str]) -> None:
 
 
 # -- metrics -----------------------------------------------------------------------------------------------------
-def read_metric_rows(path: Path, columns: list[str] | None = None) -> list[dict[str, str]]:
-    """The complete rows of a metrics CSV, as strings: a row torn by a kill (fewer fields than the header, a
-    missing or non-numeric iteration) is dropped, and so is any row after it."""
+def read_metric_rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a metrics CSV (keyed by its own header, which older runs wrote with fewer columns),
+    as strings: a row torn by a kill (fewer fields than the header, a missing or non-numeric iteration) is
+    dropped, and so is any row after it."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -291,7 +292,7 @@ def read_metric_rows(path: Path, columns: list[str] | None = None) -> list[dict[
     rows: list[dict[str, str]] = []
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
-    if not header or (columns is not None and header != columns):
+    if not header:
         return rows
     for fields in reader:
         if len(fields) != len(header) or not fields[0].isdigit():

@@ -22,6 +22,7 @@ import torch
 import plastic_envs  # noqa: F401  (registers the Backpropamine envs)
 from plastic_agents import ActorCritic, match_hidden_size
 from plastic_agents.a2c import A2C, NonFiniteLossError
+from plastic_agents.ppo import PPO
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
 from train.config import ConfigError, TrainConfig, check_device, config_from_dict
 from train.run_dir import (
@@ -34,7 +35,11 @@ METRIC_COLUMNS = [
     "iteration", "episodes", "wall_time", "episodes_per_s", "reward_mean", "reward_std",
     "loss", "policy_loss", "value_loss", "prob_sq", "entropy", "grad_norm", "lr",
     "trace_abs_mean", "trace_at_clip", "modulator_mean", "modulator_std",
+    "approx_kl", "clip_fraction", "explained_variance",
 ]
+#: The per-iteration statistics a metrics row averages over its window (those an algorithm reports).
+WINDOW_MEANS = ["loss", "policy_loss", "value_loss", "prob_sq", "entropy", "grad_norm", "lr", "reward_mean",
+                "approx_kl", "clip_fraction", "explained_variance"]
 
 
 #: Settings that `train --resume` (and a `compare` re-run) may change: they change how far the run goes and how
@@ -79,6 +84,14 @@ def make_vector_env(env_id: str, num_envs: int, env_kwargs: Optional[dict] = Non
         raise ConfigError(f"cannot make environment {env_id!r}: {err}") from None
     except (TypeError, ValueError) as err:
         raise ConfigError(f"bad keyword or value for environment {env_id!r}: {err}") from None
+
+
+def make_algorithm(config: TrainConfig, policy: ActorCritic):
+    """The config's learning algorithm (A2C or PPO) on `policy`: `update(batch, iteration)`, `optimizer`,
+    `total_iterations`."""
+    if config.algo == "ppo":
+        return PPO(policy, config.ppo, config.iterations, seed=config.seed)
+    return A2C(policy, config.a2c, config.iterations)
 
 
 def build_policy(config: TrainConfig, obs_size: int, num_actions: int) -> ActorCritic:
@@ -189,7 +202,7 @@ class Trainer:
             self.policy = build_policy(cfg, obs_size, num_actions)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"cannot build cell {cfg.cell!r}: {err}") from None
-        self.algo = A2C(self.policy, cfg.a2c, cfg.iterations)
+        self.algo = make_algorithm(cfg, self.policy)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.iteration = 0
         self.episodes = 0
@@ -328,7 +341,7 @@ class Trainer:
         """Keep only the metric rows of iterations <= up_to (so a resumed run continues the same curve), replacing
         the file atomically; a row torn by a kill is dropped."""
         path = self.run_dir / METRICS_FILE
-        rows = [r for r in read_metric_rows(path, METRIC_COLUMNS) if int(r["iteration"]) <= up_to]
+        rows = [r for r in read_metric_rows(path) if int(r["iteration"]) <= up_to]
         rewrite_metrics(path, METRIC_COLUMNS, rows)
 
     def _log(self, row: dict) -> None:
@@ -347,7 +360,7 @@ class Trainer:
         batch = collect_episodes(
             self.env, self.policy, generator=self.generator,
             seed=episode_seed(cfg.seed, self.iteration, cfg.batch_size),
-            max_steps=cfg.max_steps, bootstrap_truncated=cfg.a2c.bootstrap_truncated,
+            max_steps=cfg.max_steps, bootstrap_truncated=cfg.algo_config.bootstrap_truncated,
             keep_graph=cfg.implementation == "reference",
         )
         stats = self.algo.update(batch, self.iteration)
@@ -359,7 +372,7 @@ class Trainer:
         return stats
 
     def _window_row(self, elapsed: float, episodes_done: int) -> dict:
-        keys = ["loss", "policy_loss", "value_loss", "prob_sq", "entropy", "grad_norm", "lr", "reward_mean"]
+        keys = [k for k in WINDOW_MEANS if all(k in s for s in self.window)]
         row = {k: sum(s[k] for s in self.window) / len(self.window) for k in keys}
         mean_sq = sum(s["reward_sq"] for s in self.window) / len(self.window)
         row["reward_std"] = math.sqrt(max(0.0, mean_sq - row["reward_mean"] ** 2))
