@@ -1,23 +1,12 @@
 """Cue-reward association of Backpropamine (SPEC section 3): learn within an episode which of K cues is the
-rewarded target, then report on each trial whether it was shown.
+rewarded target, then report on each trial whether it was shown. The rules are in :class:`CueRewardEnv`'s
+docstring; :class:`CueRewardCore` runs them for a batch of episodes.
 
-At reset, per episode: K distinct cues (random bipolar vectors of ``cue_size`` entries in {-1, +1}; or, with
-``cue_kind="one_hot"``, the fixed one-hot vectors e_0 .. e_{K-1}, the paper's easier control) and a target
-cue drawn uniformly. Trials run back to back over the ``episode_length`` steps (the last may be cut short).
-A trial lasts 5 + U{0..max_extra_blanks} steps: one blank step; the two cues of a uniformly drawn ordered
-pair of distinct cues shown one step each, with the extra blank steps placed around them uniformly at
-random (every choice of the two cue positions among the middle steps equally likely); one Go step (Go input
-1); one blank step. With K = 4 the target is in the pair with probability 1/2 (2/K in general).
-Action 1 means "the target was shown in this trial", 0 "it was not". Only the Go step's action is scored:
-+correct_reward if right, wrong_reward (default -1) if wrong; the reward appears as an input one step later.
-With ``outcome_input=True`` (a departure from the paper, off by default) the observation carries one more
-value, the outcome of the trial answered at the previous step: +1 if the target was in its pair, -1 if not, 0 at
-every other step, times ``outcome_scale`` (in [0, 1], default 1; 0 keeps the input at zero: the paper's
-observation in the same layout, so that a curriculum can take the help away during training). With
-``outcome_prob`` below 1 each trial's outcome is shown only with that probability (0 in its place otherwise),
-drawn per trial: a curriculum that lowers it leaves the network trials on which computing the outcome itself
-pays. The outcome is the previous reward times the previous action's sign (with the default rewards): the
-information is the paper's, the network is only spared computing that product (docs/RESULTS.md).
+The outcome input (``outcome_input=True``) is a departure from the paper, off by default: the outcome is the
+previous reward times the previous action's sign (with the default rewards), so the information is the
+paper's and the network is only spared computing that product (docs/RESULTS.md). ``outcome_scale`` (0 keeps
+the input at zero: the paper's observation in the same layout) and ``outcome_prob`` (a trial's outcome shown
+only with that probability, drawn per trial) let a curriculum take the help away during training.
 
 Random numbers (see :mod:`plastic_envs.rng`): counter 0 draws the target, counters 1 .. K the cues, and
 trial n (0-based) uses counters 1 + K + 3n (its length), 2 + K + 3n (the pair), 3 + K + 3n (cue positions),
@@ -27,22 +16,23 @@ and OUTCOME_COUNTER + n (whether its outcome is shown, drawn only when outcome_p
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
-from gymnasium import spaces
 
 from plastic_envs.base import (
+    MAX_ABS_REWARD,
     ObsLayout,
     PlasticEnv,
     PlasticVectorEnv,
+    TaskCore,
+    check_bool,
     check_float,
     check_int,
-    check_option_keys,
     per_env_array,
 )
 from plastic_envs.rendering import NEUTRAL, Canvas, reward_color
-from plastic_envs.rng import MAX_UNIFORM_N, hash64, uniform_int
+from plastic_envs.rng import hash64, uniform_int
 
 #: Action indices and names.
 ABSENT, PRESENT = 0, 1
@@ -54,6 +44,14 @@ PHASE_NAMES = ("blank", "cue", "go")
 CUE_KINDS = ("random_bipolar", "one_hot")
 #: A trial's fixed part: first blank, two cues, Go, last blank.
 BASE_TRIAL_LENGTH = 5
+#: Most cues (drawing an episode's distinct cues loops over pairs of cues, K**2 / 2 array operations).
+MAX_NUM_CUES = 256
+#: Longest cue vector (one_hot cues; random_bipolar cues have at most 32 entries).
+MAX_CUE_SIZE = 1024
+#: Most extra blank steps in a trial (the table of cue placements grows as max_extra_blanks**3).
+MAX_EXTRA_BLANKS = 100
+#: Most cue entries held at once, num_envs * (num_cues + 1) * cue_size (1 GiB of float32).
+MAX_CUE_ENTRIES = 2**28
 #: Counter of trial 0's outcome draw (trial n uses OUTCOME_COUNTER + n), far above the schedule's counters.
 OUTCOME_COUNTER = 2**40
 
@@ -78,8 +76,8 @@ def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False,
     if outcome_input:
         at = s + 6 + int(legacy_zero_input)
         fields.append(("prev_outcome", slice(at, at + 1),
-                       "+1 / -1 if the target was / was not in the pair of the trial answered at the previous "
-                       "step, 0 at other steps (outcome_input=True)"))
+                       ("+1 / -1 if the target was / was not in the pair of the trial answered at the "
+                        "previous step, 0 at other steps (outcome_input=True)")))
     return ObsLayout(fields)
 
 
@@ -87,25 +85,32 @@ def cue_obs_layout(cue_size: int = 20, legacy_zero_input: bool = False,
 CUE_OBS = cue_obs_layout()
 
 
-class CueRewardCore:
-    """Batched rules of the cue task for ``num_envs`` episodes (protocol in :mod:`plastic_envs.base`).
+class CueRewardCore(TaskCore):
+    """Batched rules of the cue task for ``num_envs`` episodes (contract: :class:`plastic_envs.base.TaskCore`).
 
-    Per-row state (shape (num_envs,) unless noted): key uint64; t int64 steps taken; target int64 target cue;
+    Per-row state (shape (num_envs,) unless noted), besides the shared ones: target int64 target cue;
     cues float32 (num_envs, K + 1, cue_size) with row K all zeros (the "no cue" row); trial int64 trial
-    number;
-    k int64 step within the trial; length int64 trial length; pos1/pos2 int64 trial steps showing cue1/cue2;
-    cue1/cue2 int64 the pair; prev_action int64 (-1 at t = 0); prev_reward float64; prev_outcome float32
-    (+1 / -1 / 0, see the module docstring; 0 too when that trial's outcome is not shown); correct int64 scored
-    answers that were right; go_steps int64 Go steps answered; last_answer int64 (-1 before the first Go).
+    number; k int64 step within the trial; length int64 trial length; pos1/pos2 int64 trial steps showing
+    cue1/cue2; cue1/cue2 int64 the pair; prev_outcome float32 (+1 / -1 / 0, see the module docstring; 0 too
+    when that trial's outcome is not shown); correct int64 scored answers that were right; go_steps int64 Go
+    steps answered; last_answer int64 (-1 before the first Go).
     """
+
+    task_family = "cue"
+    num_actions = NUM_ACTIONS
+    reset_option_names = ("target_cue",)
+    info_dtypes: ClassVar[dict[str, np.dtype]] = {
+        "phase": np.dtype(np.int64), "trial_step": np.dtype(np.int64), "trial_length": np.dtype(np.int64),
+        "target_shown": np.dtype(np.bool_), "correct": np.dtype(np.int64), "go_steps": np.dtype(np.int64),
+        "target_cue": np.dtype(np.int64)}
 
     def __init__(self, num_envs: int = 1, num_cues: int = 4, cue_size: int = 20,
                  cue_kind: str = "random_bipolar", episode_length: int = 120, max_extra_blanks: int = 3,
                  correct_reward: float = 1.0, wrong_reward: float = -1.0, legacy_zero_input: bool = False,
                  outcome_input: bool = False, outcome_scale: float = 1.0, outcome_prob: float = 1.0):
-        self.num_envs = check_int("num_envs", num_envs, 1)
-        self.num_cues = K = check_int("num_cues", num_cues, 2)
-        self.cue_size = S = check_int("cue_size", cue_size, 1)
+        super().__init__(num_envs, episode_length)
+        self.num_cues = K = check_int("num_cues", num_cues, 2, MAX_NUM_CUES)
+        self.cue_size = S = check_int("cue_size", cue_size, 1, MAX_CUE_SIZE)
         if cue_kind not in CUE_KINDS:
             raise ValueError(f"cue_kind must be one of {CUE_KINDS}, got {cue_kind!r}")
         self.cue_kind = cue_kind
@@ -117,17 +122,15 @@ class CueRewardCore:
                                  f"cue_size={S}")
         elif K > S:
             raise ValueError(f"one_hot cues need num_cues <= cue_size, got num_cues={K}, cue_size={S}")
-        if K * (K - 1) > MAX_UNIFORM_N:
-            raise ValueError(f"num_cues={K} is too large (at most 65536)")
-        self.episode_length = check_int("episode_length", episode_length, 1)
-        self.max_extra_blanks = check_int("max_extra_blanks", max_extra_blanks, 0)
-        self.correct_reward = check_float("correct_reward", correct_reward)
-        self.wrong_reward = check_float("wrong_reward", wrong_reward)
-        for name, flag in (("legacy_zero_input", legacy_zero_input), ("outcome_input", outcome_input)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name} must be a bool, got {flag!r}")
-        self.legacy_zero_input = bool(legacy_zero_input)
-        self.outcome_input = bool(outcome_input)
+        entries = self.num_envs * (K + 1) * S
+        if entries > MAX_CUE_ENTRIES:
+            raise ValueError(f"num_envs * (num_cues + 1) * cue_size = {entries:,} cue entries is above the limit "
+                             f"{MAX_CUE_ENTRIES:,} of this env; use fewer envs, cues or a smaller cue_size")
+        self.max_extra_blanks = check_int("max_extra_blanks", max_extra_blanks, 0, MAX_EXTRA_BLANKS)
+        self.correct_reward = check_float("correct_reward", correct_reward, max_abs=MAX_ABS_REWARD)
+        self.wrong_reward = check_float("wrong_reward", wrong_reward, max_abs=MAX_ABS_REWARD)
+        self.legacy_zero_input = check_bool("legacy_zero_input", legacy_zero_input)
+        self.outcome_input = check_bool("outcome_input", outcome_input)
         self.outcome_scale = check_float("outcome_scale", outcome_scale, 0.0)
         if self.outcome_scale > 1.0:
             raise ValueError(f"outcome_scale must be in [0, 1], got {outcome_scale!r}")
@@ -139,20 +142,11 @@ class CueRewardCore:
                 raise ValueError(f"{name}={value!r} needs outcome_input=True")
         # A trial's outcome is shown when the top 32 bits of its hash word are below this threshold.
         self._outcome_threshold = np.uint64(round(self.outcome_prob * 2**32))
-        self.num_actions = NUM_ACTIONS
-        self.obs_layout = lay = cue_obs_layout(S, self.legacy_zero_input, self.outcome_input)
-
-        low = np.zeros(lay.size, dtype=np.float32)
-        high = np.ones(lay.size, dtype=np.float32)
-        low[lay.cue] = -1.0 if cue_kind == "random_bipolar" else 0.0
-        low[lay.prev_reward] = min(0.0, self.correct_reward, self.wrong_reward)
-        high[lay.prev_reward] = max(0.0, self.correct_reward, self.wrong_reward)
+        lay = cue_obs_layout(S, self.legacy_zero_input, self.outcome_input)
+        lows = {"cue": -1.0 if cue_kind == "random_bipolar" else 0.0}
         if self.outcome_input:
-            low[lay.prev_outcome] = -1.0
-        # Constant entries (bias 1, the legacy 0) keep the bounds [0, 1], and a reward range that is one
-        # point v becomes [v, v + 1]: Gymnasium's checker rejects boxes with low == high.
-        high[low == high] += 1.0
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+            lows["prev_outcome"] = -1.0
+        self._init_state(lay, reward_values=(self.correct_reward, self.wrong_reward), lows=lows)
 
         # Cue positions inside the middle of a trial: for e extra blanks the middle has m = 2 + e steps and
         # C(m, 2) equally likely (first, second) positions; padded table (E + 1, C(2 + E, 2), 2).
@@ -163,23 +157,16 @@ class CueRewardCore:
         for e, c in enumerate(combos):
             self._placements[e, : len(c)] = c
         self._onehot = np.vstack([np.zeros(NUM_ACTIONS), np.eye(NUM_ACTIONS)]).astype(np.float32)
-        self._time_table = (np.arange(self.episode_length + 2) / self.episode_length).astype(np.float32)
         self._rewards = np.array([self.wrong_reward, self.correct_reward], dtype=np.float64)
 
         n = self.num_envs
-        self.key = np.zeros(n, dtype=np.uint64)
-        self.t = np.zeros(n, dtype=np.int64)
         self.target = np.zeros(n, dtype=np.int64)
         self.cues = np.zeros((n, K + 1, S), dtype=np.float32)
         for name in ("trial", "k", "length", "pos1", "pos2", "cue1", "cue2", "correct", "go_steps"):
             setattr(self, name, np.zeros(n, dtype=np.int64))
         self.length[:] = BASE_TRIAL_LENGTH
-        self.prev_action = np.full(n, -1, dtype=np.int64)
         self.last_answer = np.full(n, -1, dtype=np.int64)
-        self.prev_reward = np.zeros(n, dtype=np.float64)
         self.prev_outcome = np.zeros(n, dtype=np.float32)
-        self.obs = np.zeros((n, lay.size), dtype=np.float32)
-        self.obs[:, lay.bias] = 1.0
         self._row_base = np.arange(n, dtype=np.int64) * (K + 1)
         self._shown = np.full(n, K, dtype=np.int64)
 
@@ -218,44 +205,31 @@ class CueRewardCore:
         self.pos2[rows] = 1 + positions[:, 1]
         self.k[rows] = 0
 
-    # -- options, reset, step ------------------------------------------------------------------------------
+    # -- the task's hooks ----------------------------------------------------------------------------------
 
-    def parse_options(self, options: dict | None, num_envs: int) -> dict:
-        """Validate reset options. ``target_cue``: an int in [0, num_cues) for every env, or an int array
-        (num_envs,). Returns {"target": int64 (num_envs,)} or {}."""
-        options = check_option_keys(options, ("target_cue",))
-        if "target_cue" not in options:
-            return {}
+    def _parse_options(self, options: dict, num_envs: int) -> dict:
+        """``target_cue``: an int in [0, num_cues) for every env, or an int array (num_envs,).
+        Returns {"target": int64 (num_envs,)}."""
         target = per_env_array("target_cue", options["target_cue"], num_envs, ())
         if ((target < 0) | (target >= self.num_cues)).any():
             raise ValueError(
                 f"option 'target_cue' must be in [0, {self.num_cues}), got {options['target_cue']!r}")
         return {"target": target}
 
-    def reset_envs(self, idx: np.ndarray, keys: np.ndarray, fixed: dict | None) -> None:
-        """Start new episodes in rows ``idx`` (int64 (m,)) with keys ``keys`` (uint64 (m,))."""
-        self.key[idx] = keys
-        if fixed and "target" in fixed:
+    def _start_episodes(self, idx: np.ndarray, keys: np.ndarray, fixed: dict) -> None:
+        if "target" in fixed:
             self.target[idx] = fixed["target"][idx]
         else:
             self.target[idx] = uniform_int(hash64(keys, 0), self.num_cues)
         self.cues[idx, : self.num_cues] = self._draw_cues(keys)
-        self.t[idx] = 0
         self.trial[idx] = 0
         self._draw_trials(idx)
-        self.prev_action[idx] = -1
         self.last_answer[idx] = -1
-        self.prev_reward[idx] = 0.0
         self.prev_outcome[idx] = 0.0
         self.correct[idx] = 0
         self.go_steps[idx] = 0
-        self._observe()
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every row by one step with ``actions`` (int64 (num_envs,), already validated).
-
-        Returns fresh arrays (rewards float64 (num_envs,), truncated bool (num_envs,)); refreshes ``obs``.
-        """
+    def _advance(self, actions: np.ndarray) -> np.ndarray:
         go = self.k == self.length - 2
         in_pair = (self.cue1 == self.target) | (self.cue2 == self.target)
         right = actions == in_pair
@@ -269,28 +243,22 @@ class CueRewardCore:
         self.correct += go & right
         self.go_steps += go
         self.last_answer = np.where(go, actions, self.last_answer)
-        self.prev_action = actions.copy()
-        self.prev_reward = rewards
-        self.t += 1
         self.k += 1
         ended = self.k >= self.length
         if ended.any():
             rows = np.flatnonzero(ended)
             self.trial[rows] += 1
             self._draw_trials(rows)
-        self._observe()
-        return rewards.copy(), self.t >= self.episode_length
+        return rewards
 
-    def _observe(self) -> None:
-        """Write the observation of every row's current step into ``obs``."""
+    def _write_obs(self, rows: np.ndarray | None) -> None:
+        # Every row, whatever ``rows`` is: the rows' observations are functions of their own state.
         lay = self.obs_layout
         k = self.k
         shown = np.where(k == self.pos1, self.cue1, np.where(k == self.pos2, self.cue2, self.num_cues))
         self._shown = shown
         self.obs[:, lay.cue] = self.cues.reshape(-1, self.cue_size)[self._row_base + shown]
         self.obs[:, lay.go.start] = k == self.length - 2
-        self.obs[:, lay.time.start] = self._time_table[self.t]
-        self.obs[:, lay.prev_reward.start] = self.prev_reward
         self.obs[:, lay.prev_action] = self._onehot[self.prev_action + 1]
         if self.outcome_input:
             self.obs[:, lay.prev_outcome.start] = self.outcome_scale * self.prev_outcome
@@ -306,21 +274,14 @@ class CueRewardCore:
         return (((self.cue1 == self.target) & (self.k >= self.pos1))
                 | ((self.cue2 == self.target) & (self.k >= self.pos2)))
 
-    def info(self) -> dict[str, np.ndarray]:
-        """Fresh per-row infos (all (num_envs,)): phase int64 (PHASE_BLANK / PHASE_CUE / PHASE_GO of the
-        current step); trial_step int64 (step within the trial, 0-based); trial_length int64; target_shown
-        bool (the target has been shown so far in the current trial); correct int64 (right answers so far);
-        go_steps int64 (Go steps answered so far); target_cue int64."""
+    def _info_values(self) -> dict[str, np.ndarray]:
+        """Per-row infos (all (num_envs,)): phase (PHASE_BLANK / PHASE_CUE / PHASE_GO of the current step);
+        trial_step (step within the trial, 0-based); trial_length; target_shown (the target has been shown
+        so far in the current trial); correct (right answers so far); go_steps (Go steps answered so far);
+        target_cue."""
         return {"phase": self._phase(), "trial_step": self.k.copy(), "trial_length": self.length.copy(),
                 "target_shown": self._target_shown(), "correct": self.correct.copy(),
                 "go_steps": self.go_steps.copy(), "target_cue": self.target.copy()}
-
-    def single_info(self, i: int) -> dict[str, Any]:
-        """Row i's info with Python scalars (same keys as :meth:`info`)."""
-        return {"phase": int(self._phase()[i]), "trial_step": int(self.k[i]),
-                "trial_length": int(self.length[i]),
-                "target_shown": bool(self._target_shown()[i]), "correct": int(self.correct[i]),
-                "go_steps": int(self.go_steps[i]), "target_cue": int(self.target[i])}
 
     # -- rendering -----------------------------------------------------------------------------------------
 
@@ -396,22 +357,80 @@ class CueRewardCore:
 class CueRewardEnv(PlasticEnv):
     """The cue task as a single Gymnasium env.
 
-    Keywords: num_cues (K = 4), cue_size (20), cue_kind ("random_bipolar" or "one_hot"), episode_length
-    (T = 120), max_extra_blanks (3: trials last 5 to 8 steps), correct_reward (1.0), wrong_reward (-1.0),
-    legacy_zero_input (False; True adds the release's always-zero input at the end), outcome_input (False; True
-    adds the previous trial's outcome, a departure: see the module docstring), outcome_scale (1.0) and
-    outcome_prob (1.0: the probability that a trial's outcome is shown), render_mode
-    ("rgb_array", "ansi" or None). Observation float32 (cue_size + 6,) laid out as :func:`cue_obs_layout`
-    (:data:`CUE_OBS` by default); action Discrete(2): 0 absent, 1 present.
-    reset options: {"target_cue": k} fixes the target. info: see :meth:`CueRewardCore.info`.
+    ## Description
+    At reset, per episode: K = ``num_cues`` distinct cues (random bipolar vectors of ``cue_size`` entries in
+    {-1, +1}; or, with ``cue_kind="one_hot"``, the fixed one-hot vectors e_0 .. e_{K-1}, the paper's easier
+    control) and a target cue drawn uniformly. Trials run back to back (the last may be cut short). A trial
+    lasts 5 + U{0..max_extra_blanks} steps: one blank step; the two cues of a uniformly drawn ordered pair
+    of distinct cues, one step each, with the extra blank steps placed around them uniformly at random; one
+    Go step (Go input 1); one blank step. With K = 4 the target is in the pair with probability 1/2 (2/K in
+    general).
+
+    ## Action Space
+    ``Discrete(2)``: 1 "the target was shown in this trial", 0 "it was not". Only the Go step's action counts.
+
+    ## Observation Space
+    ``Box(float32, (cue_size + 6,))`` laid out as :func:`cue_obs_layout` (:data:`CUE_OBS` by default): the
+    cue shown (zeros when none), the Go bit, a bias of 1, t / episode_length, the previous reward, and a
+    one-hot of the previous action (zeros at t = 0). ``legacy_zero_input=True`` appends the release's
+    always-zero input, ``outcome_input=True`` then the previous trial's outcome (see the module docstring).
+
+    ## Rewards
+    On the Go step: ``correct_reward`` (+1) if the answer is right, ``wrong_reward`` (-1) if wrong; 0 on
+    every other step. The reward appears as an input one step later.
+
+    ## Starting State
+    New cues and target (the target can be fixed by the reset option ``target_cue``); t = 0 at the first
+    blank step of trial 0.
+
+    ## Episode End
+    Never terminated; truncated after ``episode_length`` steps. ``gym.make(..., max_episode_steps=K)``
+    and ``gym.make_vec(..., max_episode_steps=K)`` (in every vectorisation mode) truncate after
+    min(K, episode_length) steps; the time input still counts t / episode_length.
+
+    ## Arguments
+    - ``num_cues`` (4): from 2 to ``MAX_NUM_CUES`` (256), and at most 2**cue_size (random_bipolar) or
+      cue_size (one_hot).
+    - ``cue_size`` (20): from 1 to 32 (random_bipolar) or ``MAX_CUE_SIZE`` (1024, one_hot).
+    - ``cue_kind`` ("random_bipolar"): or "one_hot".
+    - ``episode_length`` (120): from 1 to ``MAX_EPISODE_LENGTH`` (1,000,000).
+    - ``max_extra_blanks`` (3, trials of 5 to 8 steps): from 0 to ``MAX_EXTRA_BLANKS`` (100).
+    - ``correct_reward`` (1.0) and ``wrong_reward`` (-1.0): finite, within +-``MAX_ABS_REWARD`` (1e6).
+    - ``legacy_zero_input`` (False), ``outcome_input`` (False); ``outcome_scale`` (1.0) and
+      ``outcome_prob`` (1.0), both in [0, 1] and different from 1 only with ``outcome_input=True``.
+    - ``render_mode``: "human" (a pygame window, the extra ``backpropamine[human]``), "rgb_array", "ansi"
+      or None.
+    A value past a limit raises a one-line ValueError naming the keyword before anything is allocated; so
+    does a vector env whose cues would hold more than ``MAX_CUE_ENTRIES`` (2**28) values,
+    num_envs * (num_cues + 1) * cue_size.
+
+    ## Reset Options
+    ``{"target_cue": k}`` with k in [0, num_cues).
+
+    ## Info
+    ``phase`` int64 (0 blank, 1 cue, 2 Go: the current step), ``trial_step`` int64 (0-based),
+    ``trial_length`` int64, ``target_shown`` bool (the target has been shown so far in this trial),
+    ``correct`` int64 and ``go_steps`` int64 (right answers and Go steps so far), ``target_cue`` int64
+    (dtypes declared once in ``CueRewardCore.info_dtypes``; the vector env's infos are the same dtypes
+    batched).
+
+    ## Rendering
+    ``rgb_array``: the cue shown, a Go lamp, the episode's cues with the target framed, and a strip
+    coloured by the last reward; ``ansi``: the same as text.
+
+    ## Vector Env
+    :class:`CueRewardVectorEnv` (``gym.make_vec(id, n)``) steps n episodes in one NumPy core.
+
+    ## Reference Levels
+    ``plastic_envs.reference_levels(env_id)``: chance, and an ideal Bayesian observer (SPEC section 3).
     """
 
     core_class = CueRewardCore
 
 
 class CueRewardVectorEnv(PlasticVectorEnv):
-    """``num_envs`` cue-task episodes stepped at once (keywords of :class:`CueRewardEnv`, plus
-    ``max_episode_steps`` which, if given, must equal ``episode_length``). reset option ``target_cue`` is one
-    int for all sub-envs or an int array (num_envs,)."""
+    """``num_envs`` cue-task episodes stepped at once: the keywords and rules of :class:`CueRewardEnv`, plus
+    ``max_episode_steps`` (see :class:`plastic_envs.base.PlasticVectorEnv`). The reset option ``target_cue``
+    is one int for all sub-envs or an int array (num_envs,). Render modes: "rgb_array" and "ansi"."""
 
     core_class = CueRewardCore

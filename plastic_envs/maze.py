@@ -1,12 +1,5 @@
 """The grid maze of Backpropamine (SPEC section 2): find an invisible reward square, get teleported, find
-it again.
-
-Layout: an L x L grid (L odd), border walls, a pillar on every interior cell whose row and column are both
-even, the centre forced open. At reset only the reward square is drawn (uniform among open squares other
-than the centre); the agent starts at the centre. Actions 0 up, 1 down, 2 left, 3 right. A move into a wall
-leaves the agent in place with reward -wall_penalty; if after the move the agent stands on the reward
-square it gets +reward and is teleported to a uniformly random open square other than the reward square.
-Episodes last ``episode_length`` steps and end truncated.
+it again. The rules are in :class:`MazeEnv`'s docstring; :class:`MazeCore` runs them for a batch of episodes.
 
 Random numbers (see :mod:`plastic_envs.rng`): counter 0 draws the reward square, counter 1 + t the
 teleport after a hit at step t (t = 0 for the first step).
@@ -14,23 +7,26 @@ teleport after a hit at step t (t = 0 for the first step).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
-from gymnasium import spaces
 
 from plastic_envs.base import (
+    MAX_ABS_REWARD,
     ObsLayout,
     PlasticEnv,
     PlasticVectorEnv,
+    TaskCore,
+    check_bool,
     check_float,
     check_int,
-    check_option_keys,
     per_env_array,
 )
 from plastic_envs.rendering import AGENT, FLOOR, GOAL, WALL, Canvas, reward_color
 from plastic_envs.rng import hash64, uniform_int
 
+#: Largest maze side L (border included): the lookup tables grow as L**2 and a frame has L**2 squares.
+MAX_MAZE_SIZE = 255
 #: Action indices and names.
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 ACTION_NAMES = ("up", "down", "left", "right")
@@ -70,7 +66,7 @@ class MazeLayout:
     """
 
     def __init__(self, size: int):
-        size = check_int("maze_size", size)
+        size = check_int("maze_size", size, maximum=MAX_MAZE_SIZE)
         if size < 5 or size % 2 == 0:
             raise ValueError(f"maze_size must be an odd integer >= 5 (border included), got {size}")
         self.size = size
@@ -95,38 +91,32 @@ class MazeLayout:
         self.patch = walls[around[..., 0], around[..., 1]].astype(np.float32)
 
 
-class MazeCore:
-    """Batched rules of the maze for ``num_envs`` episodes (see :mod:`plastic_envs.base` for the protocol).
+class MazeCore(TaskCore):
+    """Batched rules of the maze for ``num_envs`` episodes (the contract is :class:`plastic_envs.base.TaskCore`).
 
-    State arrays (shape (num_envs,)): key uint64 episode key; t int64 steps taken; pos int64 agent square
-    (open-square number); goal int64 reward square; prev_action int64 (-1 at t = 0); prev_reward float64;
-    hits int64 rewards collected this episode.
+    State arrays (shape (num_envs,)), besides the shared ones: pos int64 agent square (open-square number);
+    goal int64 reward square; hits int64 rewards collected this episode.
     """
+
+    task_family = "maze"
+    num_actions = NUM_ACTIONS
+    reset_option_names = ("reward_position",)
+    info_dtypes: ClassVar[dict[str, np.dtype]] = {"agent_position": np.dtype(np.int64), "reward_position": np.dtype(np.int64),
+                                                  "hits": np.dtype(np.int64)}
 
     def __init__(self, num_envs: int = 1, maze_size: int = 11, episode_length: int = 200,
                  reward: float = 10.0, wall_penalty: float = 0.0, legacy_zero_input: bool = False):
-        self.num_envs = check_int("num_envs", num_envs, 1)
+        super().__init__(num_envs, episode_length)
         self.layout = MazeLayout(maze_size)
-        self.episode_length = check_int("episode_length", episode_length, 1)
-        self.reward = check_float("reward", reward)
-        self.wall_penalty = check_float("wall_penalty", wall_penalty, 0.0)
-        if not isinstance(legacy_zero_input, (bool, np.bool_)):
-            raise TypeError(f"legacy_zero_input must be a bool, got {legacy_zero_input!r}")
-        self.legacy_zero_input = bool(legacy_zero_input)
-        self.num_actions = NUM_ACTIONS
-        self.obs_layout = maze_obs_layout(self.legacy_zero_input)
-        lay = self.obs_layout
-        size = lay.size
-        low = np.zeros(size, dtype=np.float32)
-        high = np.ones(size, dtype=np.float32)
-        low[lay.prev_reward] = min(0.0, -self.wall_penalty, self.reward)
-        high[lay.prev_reward] = max(0.0, self.reward)
-        # Constant entries (bias 1, the legacy 0) keep the bounds [0, 1], and a reward range that is one
-        # point v becomes [v, v + 1]: Gymnasium's checker rejects boxes with low == high.
-        high[low == high] += 1.0
-        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.maze_size = self.layout.size
+        self.reward = check_float("reward", reward, max_abs=MAX_ABS_REWARD)
+        self.wall_penalty = check_float("wall_penalty", wall_penalty, 0.0, max_abs=MAX_ABS_REWARD)
+        self.legacy_zero_input = check_bool("legacy_zero_input", legacy_zero_input)
+        lay = maze_obs_layout(self.legacy_zero_input)
+        self._init_state(lay, reward_values=(-self.wall_penalty, self.reward))
 
         K = self.layout.num_open
+        size = lay.size
         # Observation without time and reward, per (square, previous action + 1): (K * 5, obs size).
         table = np.zeros((K, NUM_ACTIONS + 1, size), dtype=np.float32)
         table[:, :, lay.walls] = self.layout.patch[:, None, :]
@@ -134,34 +124,22 @@ class MazeCore:
         for a in range(NUM_ACTIONS):
             table[:, a + 1, lay.prev_action.start + a] = 1.0
         self._obs_table = table.reshape(K * (NUM_ACTIONS + 1), size)
-        # Row of _obs_table after a move to square p with action a: _obs_row_base[p] + a.
+        # Row of _obs_table at square p after action a (a = -1 at t = 0): _obs_row_base[p] + a.
         self._obs_row_base = np.arange(K, dtype=np.int64) * (NUM_ACTIONS + 1) + 1
         self._next_flat = self.layout.next_square.reshape(-1)
         self._step_reward = (np.where(self.layout.bump, -self.wall_penalty, 0.0) + 0.0).reshape(-1)  # no -0.0
-        # t / T for t = 0 .. T + 1 (T + 1 is reached only by a finished row stepped before its autoreset).
-        self._time_table = (np.arange(self.episode_length + 2) / self.episode_length).astype(np.float32)
-        self._time_col = lay.time.start
-        self._reward_col = lay.prev_reward.start
 
         n = self.num_envs
-        self.key = np.zeros(n, dtype=np.uint64)
-        self.t = np.zeros(n, dtype=np.int64)
         self.pos = np.full(n, self.layout.centre, dtype=np.int64)
         self.goal = np.zeros(n, dtype=np.int64)
-        self.prev_action = np.full(n, -1, dtype=np.int64)
-        self.prev_reward = np.zeros(n, dtype=np.float64)
         self.hits = np.zeros(n, dtype=np.int64)
-        self.obs = np.zeros((n, size), dtype=np.float32)
         self._obs_row = np.zeros(n, dtype=np.int64)
 
-    # -- options, reset, step ------------------------------------------------------------------------------
+    # -- the task's hooks ----------------------------------------------------------------------------------
 
-    def parse_options(self, options: dict | None, num_envs: int) -> dict:
-        """Validate reset options. ``reward_position``: (row, col) for every env, or an (num_envs, 2) array;
-        it must be an open square other than the centre. Returns {"goal": int64 (num_envs,)} or {}."""
-        options = check_option_keys(options, ("reward_position",))
-        if "reward_position" not in options:
-            return {}
+    def _parse_options(self, options: dict, num_envs: int) -> dict:
+        """``reward_position``: (row, col) for every env, or an (num_envs, 2) array; it must be an open
+        square other than the centre. Returns {"goal": int64 (num_envs,)}."""
         rc = per_env_array("reward_position", options["reward_position"], num_envs, (2,))
         L = self.layout.size
         inside = (rc >= 0).all(axis=1) & (rc < L).all(axis=1)
@@ -176,63 +154,43 @@ class MazeCore:
             )
         return {"goal": goal}
 
-    def reset_envs(self, idx: np.ndarray, keys: np.ndarray, fixed: dict | None) -> None:
-        """Start new episodes in rows ``idx`` (int64 (m,)) with keys ``keys`` (uint64 (m,))."""
-        self.key[idx] = keys
-        if fixed and "goal" in fixed:
+    def _start_episodes(self, idx: np.ndarray, keys: np.ndarray, fixed: dict) -> None:
+        if "goal" in fixed:
             self.goal[idx] = fixed["goal"][idx]
         else:
             u = uniform_int(hash64(keys, 0), self.layout.num_open - 1)
             self.goal[idx] = u + (u >= self.layout.centre)
-        self.t[idx] = 0
         self.pos[idx] = self.layout.centre
-        self.prev_action[idx] = -1
-        self.prev_reward[idx] = 0.0
         self.hits[idx] = 0
-        self._obs_row[idx] = self.layout.centre * (NUM_ACTIONS + 1)
-        self.obs[idx] = self._obs_table[self._obs_row[idx]]
-        self.obs[idx, self._time_col] = 0.0
-        self.obs[idx, self._reward_col] = 0.0
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every row by one step with ``actions`` (int64 (num_envs,), already validated).
-
-        Returns fresh arrays (rewards float64 (num_envs,), truncated bool (num_envs,)); refreshes ``obs``.
-        """
+    def _advance(self, actions: np.ndarray) -> np.ndarray:
         sa = self.pos * NUM_ACTIONS + actions
         pos = self._next_flat[sa]
         rewards = self._step_reward[sa]
         hit = pos == self.goal
-        if np.count_nonzero(hit):     # (a quarter of the time of hit.any() on a few dozen rows)
+        if np.count_nonzero(hit):     # cheaper than hit.any() on a few dozen rows
             h = np.flatnonzero(hit)
             rewards[h] += self.reward
             self.hits[h] += 1
             u = uniform_int(hash64(self.key[h], self.t[h] + 1), self.layout.num_open - 1)
             pos[h] = u + (u >= self.goal[h])
         self.pos = pos
-        self.t += 1
-        self.prev_action = actions.copy()
-        self.prev_reward = rewards
-        np.add(self._obs_row_base[pos], actions, out=self._obs_row)
-        self._obs_table.take(self._obs_row, 0, self.obs)
-        self.obs[:, self._time_col] = self._time_table[self.t]
-        self.obs[:, self._reward_col] = rewards
-        return rewards.copy(), self.t >= self.episode_length
+        return rewards
 
-    # -- infos ---------------------------------------------------------------------------------------------
+    def _write_obs(self, rows: np.ndarray | None) -> None:
+        if rows is None:
+            np.add(self._obs_row_base[self.pos], self.prev_action, out=self._obs_row)
+            self._obs_table.take(self._obs_row, 0, self.obs)
+        else:
+            self._obs_row[rows] = self._obs_row_base[self.pos[rows]] + self.prev_action[rows]
+            self.obs[rows] = self._obs_table[self._obs_row[rows]]
 
-    def info(self) -> dict[str, np.ndarray]:
-        """Fresh per-row infos: agent_position int64 (n, 2) (row, col); reward_position int64 (n, 2);
-        hits int64 (n,) rewards collected so far this episode."""
-        rc = self.layout.open_rc      # (take: a quarter of the time of rc[self.pos])
+    def _info_values(self) -> dict[str, np.ndarray]:
+        """agent_position (n, 2) (row, col); reward_position (n, 2); hits (n,) rewards collected so far this
+        episode."""
+        rc = self.layout.open_rc      # take: faster than fancy indexing for a few dozen rows
         return {"agent_position": rc.take(self.pos, 0), "reward_position": rc.take(self.goal, 0),
                 "hits": self.hits.copy()}
-
-    def single_info(self, i: int) -> dict[str, Any]:
-        """Row i's info: agent_position and reward_position int64 (2,) arrays, hits int."""
-        rc = self.layout.open_rc
-        return {"agent_position": rc[self.pos[i]].copy(), "reward_position": rc[self.goal[i]].copy(),
-                "hits": int(self.hits[i])}
 
     # -- rendering -----------------------------------------------------------------------------------------
 
@@ -276,21 +234,72 @@ class MazeCore:
 class MazeEnv(PlasticEnv):
     """The maze as a single Gymnasium env.
 
-    Keywords: maze_size (odd L >= 5, border included; 11 = the paper's 9x9), episode_length (T = 200),
-    reward (10.0), wall_penalty (0.0, subtracted on a move into a wall), legacy_zero_input (False; True adds
-    the release's always-zero input at index 16), render_mode ("rgb_array", "ansi" or None).
-    Observation float32 (16,) laid out as :data:`MAZE_OBS`; action Discrete(4) (up, down, left, right).
-    reset options: {"reward_position": (row, col)} fixes the reward square.
-    info: agent_position (2,), reward_position (2,), hits.
+    ## Description
+    An L x L grid (L odd, the border included) with walls on the border and a pillar on every interior
+    square whose row and column are both even; the centre is always open. The agent starts every episode at
+    the centre and looks for a reward square it cannot see: after a move onto it the agent gets the reward
+    and is teleported to a uniformly random open square other than the reward square, and can then go back
+    to it. L = 11 is the paper's 9 x 9 maze (65 open squares), L = 13 the release's 11 x 11 one.
+
+    ## Action Space
+    ``Discrete(4)``: 0 up (row - 1), 1 down (row + 1), 2 left (col - 1), 3 right (col + 1). A move into a
+    wall or pillar leaves the agent in place.
+
+    ## Observation Space
+    ``Box(float32, (16,))`` laid out as :data:`MAZE_OBS` (``maze_obs_layout()``): the 3 x 3 wall patch
+    around the agent (row-major, 1 = wall), a bias of 1, t / episode_length, the reward of the previous
+    step, and a one-hot of the previous action (all zeros at t = 0). ``legacy_zero_input=True`` appends
+    the release's always-zero input (17 values).
+
+    ## Rewards
+    ``reward`` (+10) on the step that reaches the reward square; ``-wall_penalty`` (0) on a move into a
+    wall; 0 otherwise. The agent learns it hit the square only from the reward input of the next step.
+
+    ## Starting State
+    The agent at the centre; the reward square uniform among the open squares other than the centre (or
+    fixed by the reset option ``reward_position``).
+
+    ## Episode End
+    Never terminated; truncated after ``episode_length`` steps. ``gym.make(..., max_episode_steps=K)``
+    and ``gym.make_vec(..., max_episode_steps=K)`` (in every vectorisation mode) truncate after
+    min(K, episode_length) steps; the time input still counts t / episode_length.
+
+    ## Arguments
+    - ``maze_size`` (11): L, odd, from 5 to ``MAX_MAZE_SIZE`` (255).
+    - ``episode_length`` (200): from 1 to ``MAX_EPISODE_LENGTH`` (1,000,000).
+    - ``reward`` (10.0) and ``wall_penalty`` (0.0, >= 0): finite, within +-``MAX_ABS_REWARD`` (1e6).
+    - ``legacy_zero_input`` (False): the release's extra always-zero input.
+    - ``render_mode``: "human" (a pygame window, the extra ``backpropamine[human]``), "rgb_array", "ansi"
+      or None.
+    A value past a limit raises a one-line ValueError naming the keyword before anything is allocated.
+
+    ## Reset Options
+    ``{"reward_position": (row, col)}``: an open square other than the centre.
+
+    ## Info
+    ``agent_position`` int64 (2,) and ``reward_position`` int64 (2,) as (row, col); ``hits`` int64, rewards
+    collected so far this episode (dtypes declared once in ``MazeCore.info_dtypes``; the vector env's
+    infos are the same dtypes batched).
+
+    ## Rendering
+    ``rgb_array``: the maze with the reward square in green, the agent as a blue disc and a strip coloured
+    by the last reward; ``ansi``: the same as text ('#' wall, 'A' agent, 'R' reward square).
+
+    ## Vector Env
+    :class:`MazeVectorEnv` (``gym.make_vec(id, n)``) steps n episodes in one NumPy core.
+
+    ## Reference Levels
+    ``plastic_envs.reference_levels(env_id)``: a uniform random policy and an oracle that knows the reward
+    square (SPEC section 2).
     """
 
     core_class = MazeCore
 
 
 class MazeVectorEnv(PlasticVectorEnv):
-    """``num_envs`` mazes stepped at once (same keywords as :class:`MazeEnv`, plus ``max_episode_steps``
-    which, if given, must equal ``episode_length``). reset option ``reward_position`` is one (row, col) for
-    all sub-envs or an int array (num_envs, 2). Infos are arrays of leading size num_envs with ``_key``
-    masks."""
+    """``num_envs`` mazes stepped at once: the keywords and rules of :class:`MazeEnv`, plus
+    ``max_episode_steps`` (see :class:`plastic_envs.base.PlasticVectorEnv`). The reset option
+    ``reward_position`` is one (row, col) for all sub-envs or an int array (num_envs, 2). Infos are arrays of
+    leading size num_envs with ``_key`` masks. Render modes: "rgb_array" and "ansi" (one per sub-env)."""
 
     core_class = MazeCore

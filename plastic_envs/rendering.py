@@ -1,8 +1,10 @@
-"""Drawing helpers shared by the tasks' ``rgb_array`` renderers (Pillow, no display needed)."""
+"""Drawing helpers shared by the tasks' renderers: Pillow pictures for ``rgb_array`` (no display needed),
+and a pygame window that shows them for ``human`` (pygame is the optional extra ``backpropamine[human]``)."""
 
 from __future__ import annotations
 
 import numpy as np
+from gymnasium.error import DependencyNotInstalled
 from PIL import Image, ImageDraw, ImageFont
 
 Color = tuple[int, int, int]
@@ -50,3 +52,48 @@ def reward_color(reward: float) -> Color:
     if reward < 0:
         return BAD
     return NEUTRAL
+
+
+def import_pygame():
+    """The pygame module, or DependencyNotInstalled naming the extra that provides it."""
+    try:
+        import pygame
+    except ImportError as exc:
+        raise DependencyNotInstalled(
+            'render_mode="human" needs pygame, which is not installed: pip install "backpropamine[human]"'
+        ) from exc
+    return pygame
+
+
+class HumanWindow:
+    """A pygame window showing ``rgb_array`` frames at most ``fps`` a second, as Gymnasium's classic-control
+    envs do in ``human`` mode. Checks for pygame when made; opens the window at the first frame."""
+
+    def __init__(self, title: str):
+        import_pygame()
+        self.title = title
+        self._screen = None
+        self._clock = None
+
+    def show(self, frame: np.ndarray, fps: int) -> None:
+        """Draw ``frame`` (uint8 (H, W, 3)), then wait so that frames come at most ``fps`` a second."""
+        pygame = import_pygame()
+        size = (frame.shape[1], frame.shape[0])
+        if self._screen is None or self._screen.get_size() != size:
+            pygame.display.init()
+            pygame.display.set_caption(self.title)
+            self._screen = pygame.display.set_mode(size)
+            self._clock = pygame.time.Clock()
+        self._screen.blit(pygame.surfarray.make_surface(frame.swapaxes(0, 1)), (0, 0))
+        pygame.event.pump()
+        self._clock.tick(fps)
+        pygame.display.flip()
+
+    def close(self) -> None:
+        """Close the window (safe to call twice, and before any frame)."""
+        if self._screen is not None:
+            pygame = import_pygame()
+            pygame.display.quit()
+            pygame.quit()
+            self._screen = None
+            self._clock = None

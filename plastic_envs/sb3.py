@@ -91,12 +91,12 @@ def _layers(venv: VectorEnv) -> list[VectorEnv]:
 def _options_equal(a: dict, b: dict) -> bool:
     if a.keys() != b.keys():
         return False
-    for key in a:
+    for key, value in a.items():
         try:
-            if not np.array_equal(np.asarray(a[key]), np.asarray(b[key])):
+            if not np.array_equal(np.asarray(value), np.asarray(b[key])):
                 return False
         except (TypeError, ValueError):  # ragged or not array-like: fall back to ==
-            if a[key] != b[key]:
+            if value != b[key]:
                 return False
     return True
 

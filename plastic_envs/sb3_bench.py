@@ -105,8 +105,8 @@ def run_benchmark(env_id: str = "BackpropamineMaze-v0", n_envs: tuple[int, ...] 
 def format_report(report: dict[str, Any]) -> str:
     """The report as a text table with the adapter/make_vec_env ratios."""
     lines = [f"{report['env_id']}: SB3 through the adapter vs make_vec_env (DummyVecEnv)",
-             f"PPO settings {report['settings']['ppo_kwargs']}, {report['settings']['ppo_timesteps']} "
-             f"timesteps; raw: {report['settings']['raw_steps']} steps of random actions",
+             (f"PPO settings {report['settings']['ppo_kwargs']}, {report['settings']['ppo_timesteps']} "
+              f"timesteps; raw: {report['settings']['raw_steps']} steps of random actions"),
              f"{'mode':<5} {'route':<13} {'n_envs':>6} {'timesteps':>10} {'seconds':>9} {'steps/s':>12}"]
     for r in report["results"]:
         lines.append(f"{r['mode']:<5} {r['route']:<13} {r['n_envs']:>6} {r['timesteps']:>10} "

@@ -267,7 +267,7 @@ def test_step_after_end_or_before_reset_is_refused(env_id):
 
 def test_bad_constructor_and_reset_arguments():
     with pytest.raises(ValueError, match="render_mode"):
-        plastic_envs.MazeEnv(render_mode="human")
+        plastic_envs.MazeEnv(render_mode="video")
     with pytest.raises(ValueError, match="num_envs"):
         plastic_envs.MazeVectorEnv(num_envs=0)
     venv = gym.make_vec("BackpropamineMaze-v0", num_envs=2)

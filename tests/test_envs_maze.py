@@ -203,9 +203,12 @@ def _oracle_table(lay):
                      for s in range(K)])
 
 
-@pytest.mark.parametrize("env_id,random_level,oracle_level",
-                         [("BackpropamineMaze-v0", 7.8, 324), ("BackpropamineMaze-11x11-v0", 5.4, 270)])
-def test_reference_levels(env_id, random_level, oracle_level):
+@pytest.mark.parametrize("env_id", ["BackpropamineMaze-v0", "BackpropamineMaze-11x11-v0"])
+def test_reference_levels(env_id):
+    """The levels plastic_envs.reference_levels reports (the spec's) are what a random policy and a BFS oracle
+    that knows the reward square score."""
+    levels = plastic_envs.reference_levels(env_id)
+    random_level, oracle_level = levels.random, levels.best
     n = 4096
     venv = gym.make_vec(env_id, num_envs=n)
     venv.reset(seed=0)
@@ -244,7 +247,7 @@ def test_constructor_validation():
     with pytest.raises(TypeError, match="legacy_zero_input"):
         MazeEnv(legacy_zero_input="yes")
     with pytest.raises(ValueError, match="max_episode_steps"):
-        gym.make_vec("BackpropamineMaze-v0", num_envs=2, max_episode_steps=100)
+        gym.make_vec("BackpropamineMaze-v0", num_envs=2, max_episode_steps=0)
 
 
 def test_custom_size_and_length():

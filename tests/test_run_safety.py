@@ -397,6 +397,16 @@ def test_config_values_of_the_wrong_type_or_size_are_refused_by_name(tmp_path, c
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("kwarg", ["max_extra_blanks=3000", "num_cues=20000", "cue_size=100000000",
+                                   "episode_length=10000000000"])
+def test_env_keywords_past_sane_limits_are_refused_before_allocating(tmp_path, capsys, kwarg):
+    run = tmp_path / "run"
+    assert main(["train", "--env", "BackpropamineCueReward-v0", "--env-kwarg", kwarg, "--run-dir", str(run),
+                 "--no-progress"]) == 2
+    _one_line_error(capsys, kwarg.split("=")[0])
+    assert not run.exists()
+
+
 @pytest.mark.parametrize("argv,message", [
     (["evaluate", "RUN", "--episodes", "10000000000"], "episodes must be between"),
     (["evaluate", "RUN", "--batch-size", "10000000000"], "batch_size must be between"),

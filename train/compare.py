@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from plastic_envs import reference_levels
 from train.config import ConfigError, TrainConfig, config_from_dict
 from train.run_dir import (
     CONFIG_FILE, METRICS_FILE, RunDirError, atomic_write, checkpoint_iteration, load_run_config, read_metric_rows,
     run_files,
 )
-from train.tasks import REFERENCE_LEVELS
 
 
 @dataclasses.dataclass
@@ -269,7 +269,7 @@ def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: Optional[s
         wall = statistics.fmean(r[length - 1]["wall_time"] for r in runs)
         table_rows.append((cell, len(runs), f"{fmed:.2f} [{f1:.2f}, {f3:.2f}]", f"{int(episodes[-1]):,}",
                            f"{wall:.0f}"))
-    levels = REFERENCE_LEVELS.get(env_id.split(":")[-1])
+    levels = reference_levels(env_id)
     if levels is not None:
         ax.axhline(levels.random, color="grey", linestyle="--", label=f"random ({levels.random:g})")
         if levels.best is not None:

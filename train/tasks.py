@@ -1,4 +1,5 @@
-"""What the numbers of each task mean: the spec's reference levels, and task metrics computed from rewards.
+"""What the numbers of each task mean: task metrics computed from rewards (the spec's reference levels live in
+plastic_envs: ``plastic_envs.reference_levels(env_id)``).
 
 The metrics are derived from the reward sequence alone, so they apply to any run of these tasks:
 - maze: a hit is a step with positive reward (+10; wall bumps are never positive), so hits per episode, the
@@ -8,37 +9,14 @@ The metrics are derived from the reward sequence alone, so they apply to any run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
-
 import torch
 
+from plastic_envs import ENV_IDS, ReferenceLevels, reference_levels, task_family
 
-@dataclass(frozen=True)
-class ReferenceLevels:
-    """Reward per episode of a uniform random policy and of the best known agent (SPEC.md sections 2-3)."""
+#: The spec's reference levels of every registered id (read from plastic_envs, where they live).
+REFERENCE_LEVELS: dict[str, ReferenceLevels] = {env_id: reference_levels(env_id) for env_id in ENV_IDS}
 
-    random: float
-    best: Optional[float]
-    best_name: str
-
-
-REFERENCE_LEVELS = {
-    "BackpropamineMaze-v0": ReferenceLevels(7.8, 324.0, "oracle"),
-    "BackpropamineMaze-11x11-v0": ReferenceLevels(5.4, 270.0, "oracle"),
-    "BackpropamineCueReward-v0": ReferenceLevels(0.0, 16.2, "ideal observer"),
-    "BackpropamineCueReward-Easy-v0": ReferenceLevels(0.0, None, ""),
-}
-
-
-def task_family(env_id: str) -> str:
-    """'maze', 'cue' or 'other'."""
-    name = env_id.split(":")[-1]
-    if name.startswith("BackpropamineMaze"):
-        return "maze"
-    if name.startswith("BackpropamineCueReward"):
-        return "cue"
-    return "other"
+__all__ = ["REFERENCE_LEVELS", "ReferenceLevels", "task_family", "task_metrics"]
 
 
 def task_metrics(env_id: str, rewards: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
