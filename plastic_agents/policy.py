@@ -5,7 +5,7 @@ The policy owns acting and evaluation. `start_rollout` gives a `Rollout` handle 
 gives the differentiable logits and values of that rollout, however they are best produced: the plastic RNN cells
 on the CPU kernel record while they act and are replayed (only the fused backward runs), a rollout that kept its
 autograd graph returns what it kept, and any other is recomputed with `forward_sequence`. The algorithm never asks
-which; the three agree (tests/test_policy.py).
+which; the three agree (tests/test_acting.py).
 """
 from __future__ import annotations
 
