@@ -250,18 +250,12 @@ class A2C:
         return self.config.lr
 
     def update(self, batch, iteration: int) -> dict[str, float]:
-        """One update from an `EpisodeBatch`: replays its recording, or recomputes the sequence with gradients, unless
-        the batch kept its graph.
+        """One update from an `EpisodeBatch`: the policy evaluates the batch (`policy.evaluate(obs, trace)`, the
+        logits and values with graph, however the rollout lets it produce them), then one optimiser step.
 
         Raises NonFiniteLossError (parameters untouched) when the loss or the gradient norm is not finite.
         """
-        if batch.logits is None and batch.recording is not None:
-            logits, values, _ = self.policy.replay(batch.obs, batch.recording)
-        elif batch.logits is None:
-            state = self.policy.initial_state(batch.obs.shape[1], device=batch.obs.device)
-            logits, values, _, _ = self.policy.forward_sequence(batch.obs, state)
-        else:
-            logits, values = batch.logits, batch.values
+        logits, values = self.policy.evaluate(batch.obs, batch.trace)
         loss, stats = a2c_loss(
             logits, values, batch.actions, batch.rewards, batch.valid, batch.bootstrap_values, self.config
         )

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from plastic_agents.cells.fused import plastic_sequence
+from plastic_agents.cells.parameters import PlasticParameters
 
 T, B, N = 6, 2, 4
 
@@ -75,8 +76,9 @@ def test_gradcheck_fused(kind, alpha_mode, fanout):
 
     def f(*tensors):
         kw = dict(zip(names, tensors))
-        kw.setdefault("elig0", None)
-        xs, _m, h, e = plastic_sequence(kind, clip, alpha_mode, keep=keep, segment=4, **kw)
+        params = PlasticParameters(**{k: kw[k] for k in PlasticParameters._fields if k in kw})
+        xs, _m, h, e = plastic_sequence(kind, clip, alpha_mode, kw["a_seq"], keep, kw["x0"], kw["hebb0"],
+                                            kw.get("elig0"), params, segment=4)
         return (xs, h) if e is None else (xs, h, e)
 
     assert torch.autograd.gradcheck(f, tuple(args[k] for k in names), eps=1e-6, atol=1e-6)

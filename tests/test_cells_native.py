@@ -13,6 +13,7 @@ import torch
 from cell_cases import fast_and_reference
 from plastic_agents import CellState
 from plastic_agents.cells import fused, native
+from plastic_agents.cells.parameters import PlasticParameters
 
 T, B, I, N = 12, 3, 4, 6
 
@@ -104,8 +105,9 @@ def test_gradcheck_native_float64(kind, alpha_mode, fanout, monkeypatch):
 
     def f(*tensors):
         kw = dict(zip(names, tensors))
-        kw.setdefault("elig0", None)
-        xs, _m, h, e = fused.plastic_sequence(kind, clip, alpha_mode, keep=keep, segment=2, **kw)
+        params = PlasticParameters(**{k: kw[k] for k in PlasticParameters._fields if k in kw})
+        xs, _m, h, e = fused.plastic_sequence(kind, clip, alpha_mode, kw["a_seq"], keep, kw["x0"], kw["hebb0"],
+                                              kw.get("elig0"), params, segment=2)
         return (xs, h) if e is None else (xs, h, e)
 
     with torch.no_grad():

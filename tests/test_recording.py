@@ -1,5 +1,8 @@
-"""Recorded acting and its replay (cells/recording.py) against the fused sequence: outputs, final traces, every
-parameter gradient; the fallback when the parameters changed; the rollout and A2C update that use it."""
+"""Recorded acting and its replay (cells/recording.py, through the cell's start_recording and replay) against the
+fused sequence: outputs, final traces, every parameter gradient; the fallback when the parameters changed; the
+rollout and A2C update that use it."""
+
+import dataclasses
 
 import gymnasium as gym
 import numpy as np
@@ -11,7 +14,6 @@ from cell_cases import fast_and_reference
 from plastic_agents import ActorCritic
 from plastic_agents.a2c import A2C, A2CConfig
 from plastic_agents.cells.native import load_kernels
-from plastic_agents.cells.recording import replay, start_recording
 from plastic_agents.rollout import collect_episodes
 
 pytestmark = pytest.mark.skipif(load_kernels() is None, reason="the native kernel is not available")
@@ -22,7 +24,7 @@ CASES = [("plastic", {}), ("modplast", {}), ("modul", {}), ("modul", {"alpha_mod
 
 
 def _record(cell, u, expected_steps):
-    recording = start_recording(cell, u.shape[1], expected_steps)
+    recording = cell.start_recording(u.shape[1], expected_steps)
     assert recording is not None
     with torch.no_grad():
         for t in range(u.shape[0]):
@@ -38,7 +40,7 @@ def test_replay_matches_fused_sequence(kind, options, expected_steps):
     u = 2 * torch.randn(T, B, IN, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     recording, stepped = _record(cell, u, expected_steps)
     x_fused, final = cell.forward_sequence(u, cell.initial_state(B, dtype=torch.float64))
-    x_replay = replay(cell, u, recording)
+    x_replay = cell.replay(u, recording)
     torch.testing.assert_close(stepped, x_fused.detach())
     state = recording.state()
     torch.testing.assert_close(state.hebb, final.hebb.detach())
@@ -64,7 +66,7 @@ def test_recording_readout_is_the_head_of_x_and_sparse_inputs_are_exact(dtype):
     u = 2 * torch.randn(T, B, IN, generator=torch.Generator().manual_seed(1), dtype=dtype)
     u[:, :, 1:4] = 0                                   # zero inputs are skipped by the kernel: still exact
     u[3] = 0
-    recording = start_recording(cell, B, T, readout=head)
+    recording = cell.start_recording(B, T, readout=head)
     x_fused, _ = cell.forward_sequence(u, cell.initial_state(B, dtype=dtype))
     # float32: the step and the fused forward sum the recurrent input in different orders (2.3e-6 apart after a few
     # steps in the build without FMA).
@@ -75,18 +77,18 @@ def test_recording_readout_is_the_head_of_x_and_sparse_inputs_are_exact(dtype):
             x = recording.x_seq[t]
             torch.testing.assert_close(x, x_fused[t], **tol)
             torch.testing.assert_close(recording.readout_out, head(x), **tol)
-    assert start_recording(cell, B, T).readout_out.shape == (B, 0)
+    assert cell.start_recording(B, T).readout_out.shape == (B, 0)
 
 
 def test_recording_draws_the_actions_numpy_would_from_its_readout():
-    """actions = argmax(readout + noise[k]) as GumbelSampler.sample computes it in NumPy, argmax without noise, and
+    """actions = argmax(readout + noise[k]) as ActionSampler.sample computes it in NumPy, argmax without noise, and
     NumPy's NaN rule (the first NaN is the maximum)."""
     cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
     head = torch.nn.Linear(N, 4)
     u = 2 * torch.randn(T, B, IN, generator=torch.Generator().manual_seed(1))
     noise = -torch.log(-torch.log(torch.rand(5, B, 4, generator=torch.Generator().manual_seed(2),
                                              dtype=torch.float64)))
-    recording = start_recording(cell, B, T, readout=head)
+    recording = cell.start_recording(B, T, readout=head)
     drawn = set()
     with torch.no_grad():
         for t in range(T):
@@ -96,12 +98,12 @@ def test_recording_draws_the_actions_numpy_would_from_its_readout():
             np.testing.assert_array_equal(recording.actions.numpy(), expected)
             drawn.update(expected.tolist())
         assert len(drawn) > 1
-        plain = start_recording(cell, B, T, readout=head)
+        plain = cell.start_recording(B, T, readout=head)
         for t in range(3):
             plain.step(u[t])
             np.testing.assert_array_equal(plain.actions.numpy(), plain.readout_out.numpy().argmax(1))
         head.bias[1:3] = float("nan")
-        recording = start_recording(cell, B, T, readout=head)
+        recording = cell.start_recording(B, T, readout=head)
         recording.step(u[0], noise, 0)
     assert (recording.actions == 1).all()
 
@@ -113,7 +115,7 @@ def test_replay_recomputes_after_the_parameters_changed():
     recording, _ = _record(cell, u, T)
     with torch.no_grad():
         cell.w.mul_(0.5)
-    x_replay = replay(cell, u, recording)
+    x_replay = cell.replay(u, recording)
     x_fresh, _ = cell.forward_sequence(u, cell.initial_state(B, dtype=torch.float64))
     torch.testing.assert_close(x_replay, x_fresh)
 
@@ -123,17 +125,19 @@ def test_replay_refuses_a_mismatched_sequence():
     u = torch.randn(T, B, IN)
     recording, _ = _record(cell, u, T)
     with pytest.raises(ValueError, match="steps"):
-        replay(cell, u[:-1], recording)
+        cell.replay(u[:-1], recording)
     other, _ = fast_and_reference("modplast", IN, N, seed=1, scale=0.8)
     with pytest.raises(ValueError, match="another cell"):
-        replay(other, u, recording)
+        other.replay(u, recording)
 
 
 @pytest.mark.parametrize("kind,implementation", [("rnn", "fast"), ("lstm", "fast"), ("plastic_lstm", "fast"),
                                                  ("modplast", "reference")])
 def test_only_the_fast_plastic_rnn_kinds_record(kind, implementation):
     cell = ActorCritic(4, 2, kind, 6, implementation=implementation).cell
-    assert start_recording(cell, 3, 10) is None
+    assert cell.start_recording(3, 10) is None
+    with pytest.raises(ValueError, match="another cell"):
+        cell.replay(torch.zeros(2, 3, 4), object())
 
 
 def test_recorded_rollout_update_equals_recomputed_update():
@@ -142,14 +146,12 @@ def test_recorded_rollout_update_equals_recomputed_update():
     torch.manual_seed(0)
     policy = ActorCritic(env.single_observation_space.shape[0], 2, "modul", 16)
     batch = collect_episodes(env, policy, generator=torch.Generator().manual_seed(0), seed=5)
-    assert batch.recording is not None and batch.hidden.shape == (30, 4, 16)
+    assert batch.trace.source == "replay" and batch.hidden.shape == (30, 4, 16)
     grads = []
-    for use_recording in (True, False):
-        if not use_recording:
-            batch.recording = None
+    for trace in (batch.trace, None):           # replayed, then recomputed (evaluate without a trace)
         algo = A2C(policy, A2CConfig(), 1)
         algo.optimizer.step = lambda: None      # keep the parameters: both updates see the same ones
-        algo.update(batch, 0)
+        algo.update(dataclasses.replace(batch, trace=trace), 0)
         grads.append([p.grad.clone() for p in policy.parameters()])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
@@ -161,7 +163,7 @@ def test_recorded_rollout_bootstraps_like_the_step_by_step_one():
     policy = ActorCritic(env.single_observation_space.shape[0], 4, "modplast", 12)
     batches = [collect_episodes(env, policy, generator=torch.Generator().manual_seed(0), seed=9, max_steps=20,
                                 bootstrap_truncated=True, keep_graph=keep) for keep in (False, True)]
-    assert batches[0].recording is not None and batches[1].recording is None
+    assert batches[0].trace.source == "replay" and batches[1].trace.source == "graph"
     assert batches[0].truncated.all()
     assert torch.equal(batches[0].actions, batches[1].actions)
     torch.testing.assert_close(batches[0].bootstrap_values, batches[1].bootstrap_values.detach())

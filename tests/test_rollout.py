@@ -8,7 +8,8 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import plastic_envs  # noqa: F401
 from plastic_agents import ActorCritic
-from plastic_agents.rollout import GumbelSampler, check_vector_env, collect_episodes
+from plastic_agents.rollout import check_vector_env, collect_episodes
+from plastic_agents.sampling import ActionSampler
 
 
 class CountdownEnv(gym.Env):
@@ -92,12 +93,14 @@ def test_acting_builds_no_graph_unless_asked():
     env = gym.make_vec("BackpropamineMaze-v0", num_envs=2)
     policy = _policy(16, 4)
     batch = collect_episodes(env, policy, generator=torch.Generator().manual_seed(0), seed=0)
-    assert batch.logits is None and not batch.hidden.requires_grad
+    assert batch.trace.source != "graph" and not batch.hidden.requires_grad
     graph = collect_episodes(env, policy, generator=torch.Generator().manual_seed(0), seed=0, keep_graph=True)
-    assert graph.logits.requires_grad and graph.values.requires_grad
+    assert graph.trace.source == "graph"
+    kept_logits, kept_values = policy.evaluate(graph.obs, graph.trace)
+    assert kept_logits.requires_grad and kept_values.requires_grad
     # the recomputed sequence gives the logits the step-by-step graph gave
-    logits, values, _, _ = policy.forward_sequence(batch.obs, policy.initial_state(2))
-    assert torch.allclose(logits, graph.logits, atol=1e-5) and torch.allclose(values, graph.values, atol=1e-5)
+    logits, values = policy.evaluate(batch.obs)
+    assert torch.allclose(logits, kept_logits, atol=1e-5) and torch.allclose(values, kept_values, atol=1e-5)
 
 
 def test_works_with_gymnasium_cartpole():
@@ -115,14 +118,28 @@ def test_unsupported_spaces_are_refused_clearly():
         check_vector_env(gym.make("CartPole-v1"))
 
 
-def test_gumbel_sampler_draws_the_softmax_distribution_reproducibly():
+def test_action_sampler_draws_the_softmax_distribution_reproducibly():
     logits = np.array([[2.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0], [-30.0, 5.0, -30.0, -30.0]])
-    sampler = GumbelSampler(torch.Generator().manual_seed(0), 3, 4, block=50)
+    sampler = ActionSampler(3, 4, generator=torch.Generator().manual_seed(0), block=50)
     draws = np.stack([sampler.sample(logits) for _ in range(20_000)])       # crosses 400 noise blocks
     probs = torch.softmax(torch.as_tensor(logits), -1).numpy()
     for row in range(3):
         freq = np.bincount(draws[:, row], minlength=4) / len(draws)
         sigma = np.sqrt(probs[row] * (1 - probs[row]) / len(draws))
         assert np.all(np.abs(freq - probs[row]) <= 5 * sigma + 1e-12), (row, freq, probs[row])
-    again = GumbelSampler(torch.Generator().manual_seed(0), 3, 4, block=50)
+    again = ActionSampler(3, 4, generator=torch.Generator().manual_seed(0), block=50)
     assert np.array_equal(np.stack([again.sample(logits) for _ in range(120)]), draws[:120])
+    # the draws do not depend on the block size: one step per call draws the same actions
+    single = ActionSampler(3, 4, generator=torch.Generator().manual_seed(0), block=1)
+    assert np.array_equal(np.stack([single.sample(logits) for _ in range(120)]), draws[:120])
+    greedy = ActionSampler(3, 4, deterministic=True)
+    assert greedy.sample(logits).tolist() == [0, 0, 1] and greedy.noise() == ()
+
+
+def test_the_default_generator_is_torchs_global_one():
+    logits = np.zeros((2, 5))
+    torch.manual_seed(7)
+    first = [ActionSampler(2, 5).sample(logits) for _ in range(10)]
+    torch.manual_seed(7)
+    again = [ActionSampler(2, 5, generator=torch.default_generator).sample(logits) for _ in range(10)]
+    assert np.array_equal(first, again)

@@ -1,7 +1,8 @@
 """End-to-end training speed: episodes per second of `train` iterations, fast against naive, in one run.
 
-Fast: the production cell, acting under no_grad, the sequence recomputed with gradients by the fused kernel.
-Naive: the reference cell (B x N x N traces in plain autograd), the autograd graph built step by step while acting.
+Fast: the production cell acting without autograd graph; the update's `policy.evaluate` replays the kernel's
+recording (plastic RNN kinds) or recomputes the sequence with the fused function.
+Naive: the reference cell (B x N x N traces in plain autograd), the autograd graph kept step by step while acting.
 Both run the same A2C update on the same env, so the ratio is the speed-up a user sees.
 """
 

@@ -64,19 +64,16 @@ def render_run(run_dir: str | Path, out_path: Optional[str | Path] = None, *, se
         raise ConfigError(f"fps must be positive, got {fps}")
     generator = torch.Generator().manual_seed(seed)
     obs, _ = env.reset(seed=evaluation_seed(seed, 0))     # a held-out episode, as evaluate's first
-    state = policy.initial_state(1)
+    rollout = policy.start_rollout(1, generator=generator, deterministic=deterministic, max_steps=config.max_steps)
     label = "neuromodulator M(t)" if policy.cell.is_modulated else "value estimate V(t)"
     frames, series, total, step = [], [], 0.0, 0
     images, captions = [], []
     with torch.no_grad():
         while True:
             image = env.render()
-            logits, value, x, state = policy.step(torch.as_tensor(obs, dtype=torch.float32)[None], state)
-            series.append(policy.cell.modulation(x).item() if policy.cell.is_modulated else value.item())
-            if deterministic:
-                action = int(logits.argmax(-1))
-            else:
-                action = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=generator))
+            action = int(rollout.act(torch.as_tensor(obs, dtype=torch.float32)[None])[0])
+            x = rollout.hidden
+            series.append(policy.cell.modulation(x).item() if policy.cell.is_modulated else policy.heads(x)[1].item())
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             step += 1

@@ -110,7 +110,7 @@ def batch_statistics(policy: ActorCritic, batch: EpisodeBatch) -> dict[str, floa
     stats: dict[str, float] = {}
     hebb = getattr(batch.final_state, "hebb", None)
     if hebb is not None:
-        clip = float(getattr(policy.cell, "clip", 1.0))
+        clip = policy.cell.clip
         stats["trace_abs_mean"] = hebb.abs().mean().item()
         stats["trace_at_clip"] = (hebb.abs() >= clip * (1 - 1e-6)).float().mean().item()
     if policy.cell.is_modulated:

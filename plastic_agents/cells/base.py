@@ -12,7 +12,7 @@ from torch import nn
 
 from .options import (LSTM_KINDS, MODULATED_KINDS, PLASTIC_KINDS, RETROACTIVE_KINDS, check_kind, check_size,
                       resolve_options)
-from .parameters import build_parameters
+from .parameters import PlasticParameters, build_parameters
 from .state import CellState, check_state, zero_state
 
 
@@ -37,6 +37,27 @@ class CellBase(nn.Module):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"kind={self.kind!r}, input_size={self.input_size}, hidden_size={self.hidden_size}" + (
             f", {opts}" if opts else "")
+
+    @property
+    def clip(self) -> float | None:
+        """The bound of the plastic traces, |H| <= clip (option `clip`: 1.0 for the RNN kinds, 2.0 for the plastic
+        LSTMs by default); None for the kinds without traces."""
+        return self.options.get("clip")
+
+    def plastic_parameters(self) -> PlasticParameters:
+        """The learned tensors of the plastic recurrent path, gathered in one named bundle (the parameters
+        themselves, not copies: autograd flows through them).  Raises ValueError for a kind without plasticity."""
+        if not self.is_plastic:
+            raise ValueError(f"cell kind {self.kind!r} has no plastic parameters")
+        fan = self.options.get("modulator_fanout", False)
+        return PlasticParameters(
+            w=self.w, alpha=self.alpha,
+            eta=None if self.is_modulated else self.eta,
+            eta_e=self.eta_e if self.is_retroactive else None,
+            mod_w=self.h2mod.weight if self.is_modulated else None,
+            mod_b=self.h2mod.bias if self.is_modulated else None,
+            fan_a=self.fanout.weight[:, 0] if fan else None,
+            fan_c=self.fanout.bias if fan else None)
 
     # ----------------------------------------------------------------------------------------------- state
     def initial_state(self, batch_size: int, device=None, dtype=None) -> CellState:
@@ -94,6 +115,20 @@ class CellBase(nn.Module):
             if bool(episode_starts.any()):
                 keep = (~episode_starts).to(device=u_seq.device, dtype=u_seq.dtype)
         return self._sequence(u_seq, keep, state)
+
+    def start_recording(self, batch_size: int, expected_steps: int, readout: nn.Linear | None = None):
+        """An acting recorder for B = batch_size episodes that start together, or None when this cell does not
+        record (the default; the fast plastic RNN cells record on the compiled CPU kernel, see recording.py).
+
+        A recorder steps the cell without autograd and keeps what `replay` needs to make the whole sequence
+        differentiable without recomputing its forward pass; `readout` (an nn.Linear(N, A), such as a policy head)
+        is applied to x(t) at every step.  expected_steps sizes its buffers (they grow when a rollout runs longer).
+        """
+
+    def replay(self, u_seq: torch.Tensor, recording) -> torch.Tensor:
+        """x_seq (T, B, N) of a recording made by this cell's `start_recording` on inputs u_seq (T, B, I),
+        differentiable with respect to the cell's parameters."""
+        raise ValueError("this recording was made by another cell")
 
     def _sequence(self, u_seq, keep, state):
         raise NotImplementedError(f"{type(self).__name__} must implement _sequence")

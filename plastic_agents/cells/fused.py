@@ -23,12 +23,14 @@ from typing import Optional
 import torch
 
 from .native import NativePlasticSequence, load_kernels, supports
+from .parameters import PlasticParameters
 
 PLASTIC, MODPLAST, MODUL = 0, 1, 2
-_MODES = {"plastic": PLASTIC, "modplast": MODPLAST, "modul": MODUL}
+#: The kernel's code for each plastic RNN kind.
+MODES = {"plastic": PLASTIC, "modplast": MODPLAST, "modul": MODUL}
 
 
-class _Config:
+class SequenceConfig:
     """Static description of one call: kind code, clip value, alpha mode, fan-out flag, checkpoint spacing,
     whether to keep what backward needs, and the compiled kernels module (None on the PyTorch path)."""
 
@@ -258,20 +260,17 @@ def default_segment(t_len: int) -> int:
 
 
 def plastic_sequence(kind: str, clip: float, alpha_mode: str, a_seq: torch.Tensor, keep: Optional[torch.Tensor],
-                     x0, hebb0, elig0, w, alpha, eta=None, eta_e=None, mod_w=None, mod_b=None, fan_a=None,
-                     fan_c=None, segment: Optional[int] = None):
+                     x0, hebb0, elig0, params: PlasticParameters, segment: Optional[int] = None):
     """Run the fused sequence; returns (x_seq (T, B, N), M_seq (T, B) or empty, H_T (B, N, N), E_T or None).
 
+    a_seq (T, B, N) the input drive i2h(u); keep (T, B) 0/1 reset mask or None; x0 (B, N); hebb0, elig0 (B, N, N)
+    (elig0 None unless `modul`); params: the cell's plastic parameters (`CellBase.plastic_parameters`).
     On the CPU (float32/float64) the compiled kernel runs it when available (see the module docstring)."""
     seg = segment if segment is not None else default_segment(a_seq.shape[0])
-    tensors = (a_seq, x0, hebb0, elig0, w, alpha, eta, eta_e, mod_w, mod_b, fan_a, fan_c)
+    tensors = (a_seq, x0, hebb0, elig0, *params)
     save = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
     kernels = load_kernels() if supports(tensors + (keep,)) else None
-    cfg = _Config(_MODES[kind], float(clip), alpha_mode, fan_a is not None, seg, save, kernels)
+    cfg = SequenceConfig(MODES[kind], float(clip), alpha_mode, params.fan_a is not None, seg, save, kernels)
     if kernels is not None:
-        n = a_seq.shape[2]
-        amat = alpha if alpha_mode == "connection" else alpha.expand(n, n)
-        return NativePlasticSequence.apply(cfg, a_seq, keep, x0, hebb0, elig0, w, amat, eta, eta_e, mod_w, mod_b,
-                                           fan_a, fan_c)
-    return PlasticSequence.apply(cfg, a_seq, keep, x0, hebb0, elig0, w, alpha, eta, eta_e, mod_w, mod_b,
-                                 fan_a, fan_c)
+        return NativePlasticSequence.apply(cfg, a_seq, keep, x0, hebb0, elig0, *params.with_full_alpha())
+    return PlasticSequence.apply(cfg, a_seq, keep, x0, hebb0, elig0, *params)

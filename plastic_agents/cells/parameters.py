@@ -18,11 +18,39 @@ LSTM kinds (gate order in i2h's rows: input i, forget f, output o, cell input g)
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from .options import LSTM_KINDS, MODULATED_KINDS, PLASTIC_KINDS, RETROACTIVE_KINDS
+
+
+class PlasticParameters(NamedTuple):
+    """The learned tensors of a plastic cell's recurrent path, as the sequence functions and the kernel take them.
+
+    w (N, N) recurrent weights; alpha (N, N) / (N,) / (1,) plasticity coefficients (see alpha_shape); eta (1,)
+    the Hebbian rate of `plastic` / `plastic_lstm`, else None; eta_e (1,) the eligibility rate of the retroactive
+    kinds, else None; mod_w (1, N) and mod_b (1,) the modulator layer h2mod of the modulated kinds, else None;
+    fan_a (N,) and fan_c (N,) the fan-out's weight column and bias (eta_j = a_j M + c_j), else None.
+    """
+
+    w: torch.Tensor
+    alpha: torch.Tensor
+    eta: torch.Tensor | None = None
+    eta_e: torch.Tensor | None = None
+    mod_w: torch.Tensor | None = None
+    mod_b: torch.Tensor | None = None
+    fan_a: torch.Tensor | None = None
+    fan_c: torch.Tensor | None = None
+
+    def with_full_alpha(self) -> PlasticParameters:
+        """The same bundle with alpha broadcast to (N, N), the compiled kernel's layout (a view: autograd sums the
+        gradient of the per-neuron and scalar modes over the broadcast)."""
+        if self.alpha.dim() == 2:
+            return self
+        n = self.w.shape[0]
+        return self._replace(alpha=self.alpha.expand(n, n))
 
 
 def alpha_shape(alpha_mode: str, hidden_size: int) -> tuple:

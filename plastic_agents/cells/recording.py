@@ -6,13 +6,14 @@ preallocated buffers: the input projection i2h(u), x(t), M(t) and, when the reco
 policy head), its output and the actions drawn from it, all in one call; the traces H (and E) are updated in place,
 x(t) and M(t) are written into the recording, and every `segment` steps the traces entering the step are copied to
 a checkpoint, exactly what the fused forward saves.
-`replay(cell, u_seq, recording)` is then an autograd function whose forward returns the recorded x_seq (T, B, N)
+`Recording.replay(u_seq)` (reached through the cell's `replay`) is then an autograd function whose forward returns the recorded x_seq (T, B, N)
 and whose backward is the fused kernel's backward (recompute each segment's traces from its checkpoint, then the
 hand-derived gradient), so the update costs one backward pass instead of a forward and a backward.
 
-The recording is valid only for the parameters it was made with: `replay` checks their version counters (every
+The recording is valid only for the parameters it was made with: the replay checks their version counters (every
 in-place change, an optimiser step included, bumps them) and recomputes the sequence with `forward_sequence`
 when they changed.  Episodes must all start at step 0 of the recording (a rollout's reset), with no reset inside.
+Recordings are made by `PlasticRNNCell.start_recording` (cells/plastic.py), which decides whether the kernel applies.
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .fused import _MODES, PLASTIC, MODUL, _Config, default_segment
-from .native import _native_grads, _scalar, load_kernels, supports
+from .fused import MODES, MODUL, PLASTIC, SequenceConfig, default_segment
+from .native import native_grads, scalar_value
 from .state import CellState
 
 
@@ -43,11 +44,11 @@ class Recording:
         p = cell.w
         n = cell.hidden_size
         self.cell, self.kernels, self.readout = cell, kernels, readout
-        self.clip = float(cell.options["clip"])
+        self.clip = float(cell.clip)
         self.readout_out = p.new_zeros(batch_size, 0 if readout is None else readout.out_features)
         self.actions = torch.zeros(batch_size, dtype=torch.int64)
         self._no_noise = torch.empty(0, dtype=torch.float64)
-        self.mode = _MODES[cell.kind]
+        self.mode = MODES[cell.kind]
         self.segment = default_segment(expected_steps)
         self.steps = 0
         self.versions = _versions(cell)
@@ -65,26 +66,28 @@ class Recording:
         self._bind_stepper()
 
     def _bind_parameters(self) -> None:
-        cell, n = self.cell, self.cell.hidden_size
+        """Detached copies of the parameters in the kernel's layout (alpha as A (N, N); w and A also as rows padded
+        to the trace width), and the scalars the kernel takes by value."""
+        n = self.cell.hidden_size
+        params = self.cell.plastic_parameters().with_full_alpha()
 
         def d(t):
             return t.detach().contiguous()
 
-        self.w_in_t = cell.i2h.weight.detach().t().contiguous()
-        self.b_in = d(cell.i2h.bias)
-        self.w = d(cell.w)
-        self.amat = d(cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n))
+        empty = params.w.new_empty(0)
+        self.w_in_t = self.cell.i2h.weight.detach().t().contiguous()
+        self.b_in = d(self.cell.i2h.bias)
+        self.w = d(params.w)
+        self.amat = d(params.alpha)
         width = self.hebb.shape[2]
         self.w_rows = torch.nn.functional.pad(self.w, (0, width - n))
         self.amat_rows = torch.nn.functional.pad(self.amat, (0, width - n))
-        self.eta = _scalar(getattr(cell, "eta", None))
-        self.eta_e = _scalar(getattr(cell, "eta_e", None))
-        empty = self.w.new_empty(0)
-        self.mod_w = d(cell.h2mod.weight.reshape(-1)) if cell.is_modulated else empty
-        self.mod_b = _scalar(cell.h2mod.bias) if cell.is_modulated else 0.0
-        fan = cell.options.get("modulator_fanout", False)
-        self.fan_a = d(cell.fanout.weight[:, 0]) if fan else empty
-        self.fan_c = d(cell.fanout.bias) if fan else empty
+        self.eta = scalar_value(params.eta)
+        self.eta_e = scalar_value(params.eta_e)
+        self.mod_w = empty if params.mod_w is None else d(params.mod_w.reshape(-1))
+        self.mod_b = scalar_value(params.mod_b)
+        self.fan_a = empty if params.fan_a is None else d(params.fan_a)
+        self.fan_c = empty if params.fan_c is None else d(params.fan_c)
         self.w_out = empty.view(0, n) if self.readout is None else d(self.readout.weight)
         self.b_out = empty if self.readout is None else d(self.readout.bias)
 
@@ -137,23 +140,27 @@ class Recording:
                          elig=self.elig[:, :, :n] if self.mode == MODUL else None, c=None)
 
 
+    def replay(self, u_seq: torch.Tensor) -> torch.Tensor:
+        """x_seq (T, B, N) of the recorded rollout on its inputs u_seq (T, B, I), differentiable with respect to the
+        cell's parameters; recomputed with `forward_sequence` when the parameters changed since the recording."""
+        cell = self.cell
+        t_len, batch = u_seq.shape[0], u_seq.shape[1]
+        if t_len != self.steps or batch != self.hebb.shape[0]:
+            raise ValueError(f"u_seq has {t_len} steps of {batch} episodes, the recording {self.steps} of "
+                             f"{self.hebb.shape[0]}")
+        if _versions(cell) != self.versions:
+            x_seq, _ = cell.forward_sequence(u_seq, cell.initial_state(batch))
+            return x_seq
+        if u_seq.dtype != self.w.dtype:
+            raise ValueError(f"u_seq is {u_seq.dtype}, the recording {self.w.dtype}")
+        params = cell.plastic_parameters()
+        cfg = SequenceConfig(self.mode, self.clip, cell.options["alpha_mode"], params.fan_a is not None,
+                             self.segment, True, self.kernels)
+        return _Replay.apply(cfg, self, u_seq, cell.i2h.weight, cell.i2h.bias, *params.with_full_alpha())
+
+
 def _versions(cell) -> tuple:
     return tuple(p._version for p in cell.parameters())
-
-
-def start_recording(cell, batch_size: int, expected_steps: int,
-                    readout: Optional[nn.Linear] = None) -> Optional[Recording]:
-    """A Recording for `cell` (with `readout`, an nn.Linear(N, A) such as the policy head, applied to x(t) at every
-    step), or None when recording does not apply (a kind other than the plastic RNN kinds, parameters not on the
-    CPU in float32/float64, the kernel disabled or not built, or a reference cell)."""
-    if getattr(cell, "implementation", None) != "fast" or cell.kind not in _MODES:
-        return None
-    if not supports(list(cell.parameters()) + ([] if readout is None else list(readout.parameters()))):
-        return None
-    kernels = load_kernels()
-    if kernels is None or not hasattr(kernels, "stepper"):
-        return None
-    return Recording(cell, batch_size, max(1, int(expected_steps)), kernels, readout)
 
 
 class _Replay(torch.autograd.Function):
@@ -163,6 +170,7 @@ class _Replay(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, cfg, recording, u_seq, w_in, b_in, w, amat, eta, eta_e, mod_w, mod_b, fan_a, fan_c):
+        # (w, amat, mod_w, fan_a, fan_c are inputs for their gradients; their values are the recording's copies.)
         t_len = recording.steps
         n_ck = -(-t_len // recording.segment)
         xs = recording.xs_buf[1: t_len + 1]
@@ -177,8 +185,8 @@ class _Replay(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_xs):
-        grads = _native_grads(ctx, g_xs, None, None)
-        # _native_grads follows the fused function's inputs (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w,
+        grads = native_grads(ctx, g_xs, None, None)
+        # native_grads follows the fused function's inputs (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w,
         # mod_b, fan_a, fan_c); the replay has no keep, x0, H0 or E0, and takes u_seq and the projection instead
         # of a_seq = u_seq W_in^T + b_in.
         d_pre, _keep, _x0, _h0, _e0, *rest = grads
@@ -189,27 +197,3 @@ class _Replay(torch.autograd.Function):
         return (None, None, None, d_w_in, d_b_in, *rest)
 
 
-def replay(cell, u_seq: torch.Tensor, recording: Recording) -> torch.Tensor:
-    """x_seq (T, B, N) of the recorded rollout on inputs u_seq (T, B, I), differentiable with respect to the
-    cell's parameters; recomputed with `forward_sequence` when the parameters changed since the recording."""
-    if recording.cell is not cell:
-        raise ValueError("this recording was made by another cell")
-    t_len, batch = u_seq.shape[0], u_seq.shape[1]
-    if t_len != recording.steps or batch != recording.hebb.shape[0]:
-        raise ValueError(f"u_seq has {t_len} steps of {batch} episodes, the recording {recording.steps} of "
-                         f"{recording.hebb.shape[0]}")
-    if _versions(cell) != recording.versions:
-        x_seq, _ = cell.forward_sequence(u_seq, cell.initial_state(batch))
-        return x_seq
-    n = cell.hidden_size
-    fan = cell.options.get("modulator_fanout", False)
-    cfg = _Config(recording.mode, float(cell.options["clip"]), cell.options["alpha_mode"], fan,
-                  recording.segment, True, recording.kernels)
-    amat = cell.alpha if cell.options["alpha_mode"] == "connection" else cell.alpha.expand(n, n)
-    if u_seq.dtype != recording.w.dtype:
-        raise ValueError(f"u_seq is {u_seq.dtype}, the recording {recording.w.dtype}")
-    return _Replay.apply(cfg, recording, u_seq, cell.i2h.weight, cell.i2h.bias, cell.w, amat,
-                         getattr(cell, "eta", None), getattr(cell, "eta_e", None),
-                         cell.h2mod.weight if cell.is_modulated else None,
-                         cell.h2mod.bias if cell.is_modulated else None,
-                         cell.fanout.weight[:, 0] if fan else None, cell.fanout.bias if fan else None)

@@ -134,7 +134,8 @@ def supports(tensors) -> bool:
     return len(dtypes) == 1
 
 
-def _scalar(t) -> float:
+def scalar_value(t) -> float:
+    """The value of a one-element tensor as a Python float (the kernel takes scalars by value); 0.0 for None."""
     return 0.0 if t is None else float(t.detach().reshape(-1)[0])
 
 
@@ -159,8 +160,8 @@ class NativePlasticSequence(torch.autograd.Function):
         fc = c(fan_c) if fan_c is not None else empty
         xs, ps, ms, h_out, e_out, h_ck, e_ck = ext.forward(
             cfg.mode, cfg.clip, cfg.segment, cfg.save, c(a_seq), keep_t, c(x0), c(hebb0),
-            c(elig0) if elig0 is not None else empty, c(w), c(amat), _scalar(eta), _scalar(eta_e), mod_w_t,
-            _scalar(mod_b), fa, fc)
+            c(elig0) if elig0 is not None else empty, c(w), c(amat), scalar_value(eta), scalar_value(eta_e), mod_w_t,
+            scalar_value(mod_b), fa, fc)
         ctx.cfg = cfg
         if cfg.save:
             ctx.save_for_backward(xs, ps, ms, keep_t, h_ck, e_ck, c(w), c(amat), eta, eta_e, mod_w_t, mod_b, fa, fc)
@@ -169,10 +170,10 @@ class NativePlasticSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_xs, _g_ms, g_hebb, g_elig):
-        return (None, *_native_grads(ctx, g_xs, g_hebb, g_elig))
+        return (None, *native_grads(ctx, g_xs, g_hebb, g_elig))
 
 
-def _native_grads(ctx, g_xs, g_hebb, g_elig):
+def native_grads(ctx, g_xs, g_hebb, g_elig):
     """The kernel's backward from a context that saved (xs, ps, ms, keep, h_ck, e_ck, w, A, eta, eta_e, mod_w,
     mod_b, fan_a, fan_c) and holds `cfg`: gradients of (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w (1, N),
     mod_b, fan_a, fan_c), None where there is none.  g_hebb, g_elig: gradients of the final traces or None."""
@@ -190,7 +191,7 @@ def _native_grads(ctx, g_xs, g_hebb, g_elig):
             else xs.new_zeros(batch, n, n)
     d_pre, d_x0, d_h0, d_e0, d_a, d_mw, d_fa, d_fc, d_sc = cfg.kernels.backward(
         cfg.mode, cfg.clip, cfg.segment, xs, ps, ms, keep_t, h_ck, e_ck, g_xs, g_h, g_e, w, amat,
-        _scalar(eta), _scalar(eta_e), mod_w_t, _scalar(mod_b), fa, fc)
+        scalar_value(eta), scalar_value(eta_e), mod_w_t, scalar_value(mod_b), fa, fc)
     d_w = ps.reshape(-1, n).t() @ d_pre.reshape(-1, n)
     sc = d_sc.sum(0)
     d_eta = sc[0:1] if eta is not None else None
