@@ -179,7 +179,8 @@ def test_a_preset_runs_with_ppo_leaving_out_its_a2c_only_settings(tmp_path, caps
 
 @pytest.mark.timeout(300)
 def test_ppo_with_a_plastic_cell_learns_the_maze(tmp_path):
-    """A minute at most: the `maze-ppo-ci` settings from a fixed seed end clearly above the random level (7.8)."""
+    """A minute at most: maze-ppo with N = 32 for 150 updates from a fixed seed ends clearly above the random
+    level (7.8): past 20 per episode over its last 30 updates."""
     run = tmp_path / "run"
     assert main(["train", "--preset", "maze-ppo", "--iterations", "150", "--hidden-size", "32", "--threads", "1",
                  "--log-every", "10", "--run-dir", str(run), "--no-progress", "--no-tensorboard"]) == 0
