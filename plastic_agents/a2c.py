@@ -48,7 +48,8 @@ class A2CConfig:
     bootstrap_truncated: bool = False
     """Add gamma * V(s_T) to the return of episodes that were truncated (the paper does not)."""
     baseline: Literal["per_episode", "element0"] = "per_episode"
-    """'element0' reproduces the release's bug of using batch element 0's value for the whole batch."""
+    """'element0' reproduces the release's bug of using batch element 0's value for the whole batch: in the
+    advantage (R_b - V_0) and in the value loss ((R_b - V_0)^2, so only element 0's value is trained)."""
     lr_schedule: Literal["constant", "linear"] = "constant"
     """'linear' decays the learning rate to 0 over the run."""
     skip_first_updates: int = 0
@@ -195,7 +196,8 @@ def a2c_loss(
         return (term * mask).sum() / (B * T)
 
     policy_loss = -batch_sum(taken_log_prob * advantages)
-    value_loss = batch_sum((value_targets - values) ** 2)
+    # element0: the release regresses element 0's value on every episode's return, so only it is trained
+    value_loss = batch_sum((value_targets - baseline_values) ** 2)
     prob_sq = batch_sum((probs ** 2).sum(-1))
     entropy = batch_sum(-(probs * log_probs).sum(-1))
     loss = (

@@ -152,6 +152,28 @@ def test_element0_baseline_uses_first_episode_value():
     assert stats["advantage_mean"] == pytest.approx((2.0 - 97.0) / 2)
 
 
+def test_element0_value_loss_regresses_element0_on_every_return_by_hand():
+    """T = 1, B = 2, gamma 0: returns 2 and 4, V = (1, 5). The release's value loss is
+    ((2 - 1)^2 + (4 - 1)^2) / (B T) = 5, and its gradient reaches V_0 only: dL/dV_0 = 2 ((1 - 2) + (1 - 4)) / 2 = -4."""
+    values = torch.tensor([[1.0, 5.0]], requires_grad=True)
+    logits = torch.zeros(1, 2, 2)
+    cfg = A2CConfig(baseline="element0", gamma=0.0, value_coef=1.0, prob_sq_coef=0.0)
+    loss, stats = a2c_loss(logits, values, torch.zeros(1, 2, dtype=torch.long), torch.tensor([[2.0, 4.0]]),
+                           torch.ones(1, 2, dtype=torch.bool), torch.zeros(2), cfg)
+    assert stats["value_loss"] == pytest.approx(5.0)
+    assert stats["advantage_mean"] == pytest.approx((1.0 + 3.0) / 2)
+    loss.backward()
+    assert values.grad.tolist() == [[-4.0, 0.0]]
+    # each episode's own value (the default): ((2 - 1)^2 + (4 - 5)^2) / 2 = 1, both trained
+    values.grad = None
+    loss, stats = a2c_loss(logits, values, torch.zeros(1, 2, dtype=torch.long), torch.tensor([[2.0, 4.0]]),
+                           torch.ones(1, 2, dtype=torch.bool), torch.zeros(2), A2CConfig(gamma=0.0, value_coef=1.0,
+                                                                                         prob_sq_coef=0.0))
+    assert stats["value_loss"] == pytest.approx(1.0)
+    loss.backward()
+    assert values.grad.tolist() == [[-1.0, 1.0]]
+
+
 def test_normalised_advantages_have_zero_mean_unit_std():
     torch.manual_seed(2)
     logits, values = torch.zeros(5, 4, 2), torch.randn(5, 4)

@@ -110,6 +110,14 @@ PRESETS: dict[str, tuple[str, dict]] = {
         {**CUE_OUTCOME_MODUL, "env_id": "BackpropamineCueReward-Easy-v0", "hidden_size": 50, "iterations": 600,
          "algo": "ppo", "lr": 1e-3, "value_coef": 0.5, "n_epochs": 4, "num_minibatches": 3},
     ),
+    "maze-release": (
+        "The settings of the authors' simplified maze script: modplast N=100 with the modulator fan-out, w and alpha "
+        "initialised at 0.001 * U(0, 1), trace clip 2, the 17-input observation (one always-zero input), the "
+        "release's element-0 baseline, 100 skipped first updates; lr 1e-4, eps 1e-4, gamma 0.9, c=0.03, value "
+        "weight 0.1, gradient clip 4, B=30.",
+        {**PAPER_MAZE, "env_kwargs": {"legacy_zero_input": True}, "baseline": "element0", "skip_first_updates": 100,
+         "cell_options": {"modulator_fanout": True, "init_scale": 0.001, "clip": 2.0}},
+    ),
     "demo": (
         "Under a minute on BackpropamineMaze-v0 for the README's demo: modplast N=48, lr 1e-3, normalised advantages.",
         {**PAPER_MAZE, "hidden_size": 48, "iterations": 400, "lr": 1e-3, "normalize_advantage": True,
