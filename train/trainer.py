@@ -19,6 +19,7 @@ import torch
 import plastic_envs  # noqa: F401  (registers the Backpropamine envs)
 from plastic_agents import ActorCritic, match_hidden_size
 from plastic_agents.a2c import A2C, NonFiniteLossError
+from plastic_agents.cells.native import prepare_kernels
 from plastic_agents.cells.options import resolve_options
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
 from train.config import ConfigError, TrainConfig, check_device
@@ -284,6 +285,7 @@ class Trainer:
         on_log: called with every metrics row after it is written (e.g. to report it to Ray Tune).
         """
         cfg = self.config
+        prepare_kernels(self.policy.cell)  # a first-use compile happens here, not inside the bar's first iteration
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
