@@ -114,9 +114,8 @@ def module_is_built(build_dir, name: str) -> bool:
 
 def build_message(build_dir) -> str:
     """The one line printed before the kernel is compiled."""
-    where = f" into {build_dir}" if build_dir else ""
-    return (f"backpropamine: compiling the C++ kernel of the plastic cells{where}; this happens once per machine "
-            "(and again after the kernel's source changes), later runs load it")
+    where = f" (cached in {build_dir})" if build_dir else ""
+    return f"backpropamine: compiling the C++ kernel of the plastic cells, once per machine{where}"
 
 
 def load_kernels():
