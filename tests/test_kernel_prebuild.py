@@ -18,17 +18,20 @@ def fake_build(monkeypatch, tmp_path):
     calls = []
     module = object()
 
-    def load(name, **kwargs):
+    def load(name, sources, **kwargs):
         calls.append(name)
         (tmp_path / f"{name}.so").write_bytes(b"")
+        (tmp_path / "build.ninja").write_text(f"build plastic_kernels.o: compile {sources[0]}\n")
         return module
 
     monkeypatch.setattr(cpp, "load", load)
     return tmp_path, calls, module
 
 
-def _so(build_dir):
+def _so(build_dir, source=native._SOURCE):
+    """The module file of a finished build of `source`."""
     name, _ = native._cpu_flags()
+    (build_dir / "build.ninja").write_text(f"build plastic_kernels.o: compile {source}\n")
     return build_dir / f"{name}.so"
 
 
@@ -46,6 +49,13 @@ def test_no_message_when_an_up_to_date_module_is_there(fake_build, capsys):
     assert native.load_kernels() is module
     assert len(calls) == 1  # cpp_extension still loads (and checks) it
     assert capsys.readouterr().err == ""
+
+
+def test_message_when_the_module_was_built_from_another_checkout(fake_build, capsys):
+    build_dir, _, _ = fake_build
+    _so(build_dir, source="/elsewhere/plastic_kernels.cpp").write_bytes(b"")
+    native.load_kernels()
+    assert "compiling" in capsys.readouterr().err
 
 
 def test_message_when_the_module_is_older_than_the_source(fake_build, capsys):

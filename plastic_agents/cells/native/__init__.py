@@ -102,12 +102,16 @@ def _build_directory(name: str):
 
 
 def module_is_built(build_dir, name: str) -> bool:
-    """True when `build_dir` holds the compiled module `name` and it is newer than the kernel's source, i.e. when
-    loading it will not compile (a change of compiler flags alone is not seen here)."""
+    """True when `build_dir` holds the compiled module `name`, built from this source file and newer than it, i.e.
+    when loading it will not compile.  (ninja rebuilds when the build command changes: another checkout's source
+    path is seen here, a change of compiler flags alone is not.)"""
     if build_dir is None:
         return False
     try:
-        return os.path.getmtime(os.path.join(build_dir, name + ".so")) >= os.path.getmtime(_SOURCE)
+        if os.path.getmtime(os.path.join(build_dir, name + ".so")) < os.path.getmtime(_SOURCE):
+            return False
+        with open(os.path.join(build_dir, "build.ninja")) as f:
+            return _SOURCE in f.read()
     except OSError:
         return False
 
