@@ -8,6 +8,9 @@ cannot run in the suite (hours of training, a cluster), never for one that merel
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,28 @@ def test_python_blocks_parse_without_running():
     """A skipped block still has to be valid Python."""
     for path, line, source in (case.values for case in CASES):
         compile(source, f"{path.relative_to(ROOT)}:{line}", "exec")
+
+
+def _ruff():
+    """The ruff of this environment (the dev extra installs it beside the interpreter), or one on PATH."""
+    beside = Path(sys.executable).parent / "ruff"
+    return str(beside) if beside.exists() else shutil.which("ruff")
+
+
+def test_python_blocks_pass_the_linter():
+    """The blocks are held to the same ruff rules as the sources (`make test` lints the sources, not markdown)."""
+    ruff = _ruff()
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    failures = []
+    for path, line, source in (case.values for case in CASES):
+        name = f"{path.relative_to(ROOT)}:{line}".replace("/", "_").replace(":", "_") + ".py"
+        result = subprocess.run([ruff, "check", "--config", str(ROOT / "pyproject.toml"), "--output-format",
+                                 "concise", "--stdin-filename", name, "-"], input=source, capture_output=True,
+                                text=True, cwd=ROOT)
+        if result.returncode != 0:
+            failures.append(f"{path.relative_to(ROOT)}:{line}\n{result.stdout}")
+    assert not failures, "\n".join(failures)
 
 
 def test_block_extraction(tmp_path):
