@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test lint bench clean-venv
 
 $(STAMP): pyproject.toml requirements/cpu.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml requirements/cpu.txt
 demo: $(STAMP)
 	$(VENV)/bin/backpropamine demo --run-dir runs/demo
 
-## The whole test suite.
-test: $(STAMP)
+## The linter (ruff, settings in pyproject.toml), then the whole test suite.
+test: lint
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 ## Environment, cell and end-to-end benchmarks.
 bench: $(STAMP)

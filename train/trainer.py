@@ -22,6 +22,7 @@ import torch
 import plastic_envs  # noqa: F401  (registers the Backpropamine envs)
 from plastic_agents import ActorCritic, match_hidden_size
 from plastic_agents.a2c import A2C, NonFiniteLossError
+from plastic_agents.cells.native import prepare_kernels
 from plastic_agents.ppo import PPO
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
 from train.config import ConfigError, TrainConfig, check_device, config_from_dict
@@ -412,9 +413,10 @@ class Trainer:
         cfg = self.config
         self.stop_signal: Optional[int] = None
         bar = None
-        start, start_episodes = time.perf_counter(), self.episodes
         last_row: dict = {}
         try:
+            prepare_kernels(self.policy.cell)  # a first-use compile happens here, not inside the bar's first iteration
+            start, start_episodes = time.perf_counter(), self.episodes
             with self._stop_on_signals():
                 if self.progress:
                     from tqdm.auto import tqdm

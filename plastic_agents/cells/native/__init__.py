@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 import warnings
@@ -87,8 +88,45 @@ def clear_stale_build_lock(build_dir: str, max_age: float = STALE_LOCK_SECONDS) 
     return True
 
 
+#: The kinds whose fast cells run on the kernel (on the CPU).
+KERNEL_KINDS = ("plastic", "modplast", "modul")
+
+
+def _build_directory(name: str):
+    """cpp_extension's build directory for `name`, or None where torch lacks its (private) helper."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+    except ImportError:
+        return None
+    return _get_build_directory(name, verbose=False)
+
+
+def module_is_built(build_dir, name: str) -> bool:
+    """True when `build_dir` holds the compiled module `name`, built from this source file and newer than it, i.e.
+    when loading it will not compile.  (ninja rebuilds when the build command changes: another checkout's source
+    path is seen here, a change of compiler flags alone is not.)"""
+    if build_dir is None:
+        return False
+    try:
+        if os.path.getmtime(os.path.join(build_dir, name + ".so")) < os.path.getmtime(_SOURCE):
+            return False
+        with open(os.path.join(build_dir, "build.ninja")) as f:
+            return _SOURCE in f.read()
+    except OSError:
+        return False
+
+
+def build_message(build_dir) -> str:
+    """The one line printed before the kernel is compiled."""
+    where = f" (cached in {build_dir})" if build_dir else ""
+    return f"backpropamine: compiling the C++ kernel of the plastic cells, once per machine{where}"
+
+
 def load_kernels():
-    """The compiled extension module (forward, backward), or None when disabled or when the build failed."""
+    """The compiled extension module (forward, backward), or None when disabled or when the build failed.
+
+    When the module has to be compiled, one line saying so goes to stderr first (the first call of a process on a
+    machine without a build waits for the compiler)."""
     if not native_enabled():
         return None
     with _LOCK:
@@ -98,12 +136,11 @@ def load_kernels():
                 from torch.utils.cpp_extension import load
                 _ensure_ninja_on_path()
                 name, arch = _cpu_flags()
-                try:  # (a private helper of cpp_extension: without it, no lock check)
-                    from torch.utils.cpp_extension import _get_build_directory
-                except ImportError:
-                    _get_build_directory = None
-                if _get_build_directory is not None:
-                    clear_stale_build_lock(_get_build_directory(name, verbose=False))
+                build_dir = _build_directory(name)
+                if build_dir is not None:  # without cpp_extension's helper, no lock check
+                    clear_stale_build_lock(build_dir)
+                if not module_is_built(build_dir, name):
+                    print(build_message(build_dir), file=sys.stderr, flush=True)
                 # FMA contraction and reassociation are allowed: the expressions the backward must recompute
                 # bit for bit (the traces and their clip masks) are written with explicit fused multiply-adds
                 # (mul_add in the source), which neither changes.  Reassociation lets the compiler end each
@@ -120,6 +157,17 @@ def load_kernels():
                 warnings.warn(f"backpropamine: the native plastic kernel could not be built ({exc!s:.300}); "
                               "using the PyTorch path", RuntimeWarning, stacklevel=2)
         return _STATE["module"]
+
+
+def prepare_kernels(cell) -> None:
+    """Load (compiling on first use) the kernel now when `cell` will run on it: a fast cell of a kernel kind whose
+    parameters are on the CPU.  Called before a progress bar starts, so that its time estimate does not include
+    the compile."""
+    if getattr(cell, "implementation", None) != "fast" or getattr(cell, "kind", None) not in KERNEL_KINDS:
+        return
+    if any(p.device.type != "cpu" for p in cell.parameters()):
+        return
+    load_kernels()
 
 
 def supports(tensors) -> bool:

@@ -1,0 +1,85 @@
+"""Print the markdown tables of docs/PERFORMANCE.md from the JSON reports run.sh writes beside this file.
+
+    python docs/results/performance/tables.py [FOLDER]
+"""
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
+
+
+def load(name: str):
+    path = HERE / name
+    return json.loads(path.read_text()) if path.exists() and path.stat().st_size else None
+
+
+def env_table(report: dict) -> list[str]:
+    rates = {(r["env_id"], r["mode"], r["num_envs"]): r["steps_per_second"] for r in report["results"]}
+    order = ("single", "sync", "native")
+    columns = sorted({(mode, n) for _, mode, n in rates}, key=lambda c: (order.index(c[0]), c[1]))
+    head = ["env"] + [mode if mode == "single" else f"{mode} {n}" for mode, n in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for env_id in dict.fromkeys(e for e, _, _ in rates):
+        cells = [f"{rates[(env_id, m, n)]:,.0f}" if (env_id, m, n) in rates else "" for m, n in columns]
+        lines.append(f"| `{env_id}` | " + " | ".join(cells) + " |")
+    return lines
+
+
+def cells_table(report: dict) -> list[str]:
+    lines = ["| size | kind | naive s | fast s | speed-up | naive MiB | fast MiB | kernel |", "|" + "---|" * 8]
+    for size, table in report.items():
+        c = table["config"]
+        label = f"{size} (B={c['batch']}, N={c['hidden']}, T={c['steps']})"
+        for kind, r in table.items():
+            if kind == "config":
+                continue
+            lines.append(f"| {label} | `{kind}` | {r['reference']['time_s']:.3f} | {r['fast']['time_s']:.3f} | "
+                         f"{r['speedup']:.1f}x | {r['reference']['peak_mem_bytes'] / 2**20:,.0f} | "
+                         f"{r['fast']['peak_mem_bytes'] / 2**20:,.0f} | {'yes' if r['fast'].get('native') else 'no'} |")
+            label = size
+    return lines
+
+
+def training_table(reports: dict) -> list[str]:
+    lines = ["| threads | fast s/iteration | naive s/iteration | fast episodes/s | naive episodes/s | speed-up "
+             "(median) | per round |", "|" + "---|" * 7]
+    for threads, report in reports.items():
+        t = report["training"]
+        rounds = sorted(t["round_speedups"])
+        lines.append(f"| {threads} | {t['fast']['seconds_per_iteration']:.3f} | "
+                     f"{t['naive']['seconds_per_iteration']:.3f} | {t['fast']['episodes_per_s']:.0f} | "
+                     f"{t['naive']['episodes_per_s']:.0f} | {t['speedup']:.1f}x | "
+                     f"{rounds[0]:.1f}x-{rounds[-1]:.1f}x |")
+    return lines
+
+
+def sb3_table(report: dict) -> list[str]:
+    rate = {(r["mode"], r["route"], r["n_envs"]): r["steps_per_second"] for r in report["results"]}
+    ratio = {(r["mode"], r["n_envs"]): r["ratio"] for r in report["ratios"]}
+    lines = ["| n_envs | PPO adapter | PPO make_vec_env | ratio | raw adapter | raw make_vec_env | ratio |",
+             "|" + "---|" * 7]
+    for n in sorted({n for _, _, n in rate}):
+        row = []
+        for mode in ("ppo", "raw"):
+            row += [f"{rate[(mode, 'adapter', n)]:,.0f}", f"{rate[(mode, 'make_vec_env', n)]:,.0f}",
+                    f"{ratio[(mode, n)]:.2f}x"]
+        lines.append(f"| {n} | " + " | ".join(row) + " |")
+    return lines
+
+
+def main() -> None:
+    sections = [("env.json", env_table), ("cells.json", cells_table), ("sb3.json", sb3_table)]
+    for name, table in sections:
+        report = load(name)
+        if report is not None:
+            print(f"{name}:\n" + "\n".join(table(report)) + "\n")
+    training = {label: load(name) for label, name in (("2", "training.json"), ("1", "training-1thread.json"))}
+    training = {k: v for k, v in training.items() if v is not None}
+    if training:
+        print("training:\n" + "\n".join(training_table(training)))
+
+
+if __name__ == "__main__":
+    main()
