@@ -12,13 +12,14 @@ an episode has ended (`valid` False) contribute nothing.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from plastic_agents.settings import check_setting_types
 
 
 @dataclass
@@ -56,18 +57,7 @@ class A2CConfig:
     """Skip the optimiser step for this many first iterations (the release skips 101)."""
 
     def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float":
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else ""
-                    raise ValueError(f"A2C setting {f.name} must be a number, got {value!r}{hint}")
-                if not math.isfinite(value):
-                    raise ValueError(f"A2C setting {f.name} must be finite, got {value!r}")
-            elif f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"A2C setting {f.name} must be an integer, got {value!r}")
-            elif f.type == "bool" and not isinstance(value, bool):
-                raise ValueError(f"A2C setting {f.name} must be true or false, got {value!r}")
+        check_setting_types(self, "A2C")
         checks = {
             "gamma": 0.0 <= self.gamma <= 1.0,
             "gae_lambda": 0.0 <= self.gae_lambda <= 1.0,

@@ -9,8 +9,6 @@ which; the three agree (tests/test_acting.py).
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -123,7 +121,7 @@ class ActorCritic(nn.Module):
         """The trunk's zero state for B episodes (see CellState)."""
         return self.cell.initial_state(batch_size, device=device)
 
-    def heads(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (..., N) -> logits (..., A), values (...): both heads in one matrix product (over a whole episode
         batch one product and, in the backward, one for the gradient of x instead of two and their sum)."""
         out = F.linear(x, torch.cat([self.policy_head.weight, self.value_head.weight]),
@@ -136,7 +134,7 @@ class ActorCritic(nn.Module):
         return *self.heads(x), x, new_state
 
     def forward_sequence(self, obs_seq: torch.Tensor, state: CellState,
-                         episode_starts: Optional[torch.Tensor] = None):
+                         episode_starts: torch.Tensor | None = None):
         """T steps: obs_seq (T, B, obs_size) -> logits (T, B, A), values (T, B), x_seq (T, B, N), final state.
 
         episode_starts (T, B) bool: where True the trunk state is reset before that step.

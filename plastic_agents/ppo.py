@@ -22,15 +22,15 @@ divergence of a minibatch exceeds 1.5 x target_kl, as SB3 does.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from plastic_agents.a2c import NonFiniteLossError, adam_optimizer, gae_advantages
+from plastic_agents.settings import check_setting_types
 
 
 @dataclass
@@ -53,7 +53,7 @@ class PPOConfig:
     """Minibatches of whole episodes per pass (the batch size must be at least this)."""
     clip_range: float = 0.2
     """Clip of the probability ratio (epsilon); 0 disables clipping (the plain policy-gradient surrogate)."""
-    clip_range_vf: Optional[float] = None
+    clip_range_vf: float | None = None
     """Clip of the value change around the old value; None: unclipped value loss (SB3's default)."""
     normalize_advantage: bool = True
     """Standardise the advantages within each minibatch."""
@@ -65,28 +65,13 @@ class PPOConfig:
     """Weight of the paper's penalty on the sum of squared action probabilities (0: off)."""
     max_grad_norm: float = 0.5
     """Gradient-norm clip; 0 disables it."""
-    target_kl: Optional[float] = None
+    target_kl: float | None = None
     """Stop the update when a minibatch's approximate KL exceeds 1.5 x target_kl; None: never."""
     bootstrap_truncated: bool = True
     """Bootstrap truncated episodes with V of the observation after their last step."""
 
     def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            optional = f.type.startswith("Optional")
-            if optional and value is None:
-                continue
-            kind = f.type[len("Optional["):-1] if optional else f.type
-            if kind == "float":
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    hint = " (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else ""
-                    raise ValueError(f"PPO setting {f.name} must be a number, got {value!r}{hint}")
-                if not math.isfinite(value):
-                    raise ValueError(f"PPO setting {f.name} must be finite, got {value!r}")
-            elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"PPO setting {f.name} must be an integer, got {value!r}")
-            elif kind == "bool" and not isinstance(value, bool):
-                raise ValueError(f"PPO setting {f.name} must be true or false, got {value!r}")
+        check_setting_types(self, "PPO")
         checks = {
             "lr": self.lr > 0,
             "adam_eps": self.adam_eps > 0,

@@ -16,7 +16,6 @@ invalid (`valid[t, b] = False`) and ignored by the loss, whatever the env does w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import gymnasium as gym
 import numpy as np
@@ -103,7 +102,7 @@ def collect_episodes(
     policy: ActorCritic,
     *,
     generator: torch.Generator,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     max_steps: int = 10_000,
     bootstrap_truncated: bool = False,
     keep_graph: bool = False,

@@ -5,9 +5,10 @@ which is an exact sample of the categorical distribution: with the noise drawn a
 add and argmax (or part of the kernel's own step) instead of a softmax and a multinomial. The noise is drawn from a
 torch generator in float64 (so U = 0 has probability 2^-53), one (num_envs, num_actions) step after another and
 `block` steps per call; torch's CPU generator hands out its uniforms in order whatever the shape of the call, so
-the actions depend only on the generator's state and on the number of steps taken, not on the block size: a rollout (block 64) and a loop of `predict` calls (block 1) on the
-same observations and the same seeded generator draw the same actions, and a run resumed from a checkpointed
-generator draws the same actions as the run it continues.
+the actions depend only on the generator's state and on the number of steps taken, not on the block size: a
+rollout (block 64) and a loop of `predict` calls (block 1) on the same observations and the same seeded generator
+draw the same actions, and a run resumed from a checkpointed generator draws the same actions as the run it
+continues.
 """
 
 from __future__ import annotations

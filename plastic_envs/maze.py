@@ -101,8 +101,8 @@ class MazeCore(TaskCore):
     task_family = "maze"
     num_actions = NUM_ACTIONS
     reset_option_names = ("reward_position",)
-    info_dtypes: ClassVar[dict[str, np.dtype]] = {"agent_position": np.dtype(np.int64), "reward_position": np.dtype(np.int64),
-                                                  "hits": np.dtype(np.int64)}
+    info_dtypes: ClassVar[dict[str, np.dtype]] = {
+        "agent_position": np.dtype(np.int64), "reward_position": np.dtype(np.int64), "hits": np.dtype(np.int64)}
 
     def __init__(self, num_envs: int = 1, maze_size: int = 11, episode_length: int = 200,
                  reward: float = 10.0, wall_penalty: float = 0.0, legacy_zero_input: bool = False):

@@ -2,11 +2,11 @@
 episode resets inside the sequence, and every option."""
 import pytest
 import torch
-
 from cell_cases import fast_and_reference
+
 from plastic_agents import CELL_KINDS, CellState, make_cell
 
-T, B, I, N = 14, 3, 5, 7
+T, B, I, N = 14, 3, 5, 7  # noqa: E741  (SPEC.md notation: I is the input size)
 
 
 def _pair(kind, **options):

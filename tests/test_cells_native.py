@@ -9,13 +9,13 @@ import warnings
 
 import pytest
 import torch
-
 from cell_cases import fast_and_reference
+
 from plastic_agents import CellState
 from plastic_agents.cells import fused, native
 from plastic_agents.cells.parameters import PlasticParameters
 
-T, B, I, N = 12, 3, 4, 6
+T, B, I, N = 12, 3, 4, 6  # noqa: E741  (SPEC.md notation: I is the input size)
 
 needs_kernel = pytest.mark.skipif(native.load_kernels() is None, reason="the native kernel did not build here")
 

@@ -12,7 +12,7 @@ from plastic_agents import CELL_KINDS, CellState
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
-T, B, I, N = 14, 3, 5, 7
+T, B, I, N = 14, 3, 5, 7  # noqa: E741  (SPEC.md notation: I is the input size)
 CASES = [(k, {}) for k in CELL_KINDS]
 CASES += [(k, {"alpha_mode": m}) for k in ("plastic", "modplast", "modul") for m in ("neuron", "scalar")]
 CASES += [(k, {"modulator_fanout": True}) for k in ("modplast", "modul", "modplast_lstm")]

@@ -8,9 +8,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from cell_cases import fast_and_reference
 
 import plastic_envs  # noqa: F401
-from cell_cases import fast_and_reference
 from plastic_agents import ActorCritic
 from plastic_agents.a2c import A2C, A2CConfig
 from plastic_agents.cells.native import load_kernels

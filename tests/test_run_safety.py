@@ -19,8 +19,16 @@ import yaml
 
 from train import run_dir as run_dir_module
 from train.cli import main
-from train.run_dir import (CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, RunDirError, RunLock, load_checkpoint,
-                           read_metric_rows, rewrite_metrics)
+from train.run_dir import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    RunDirError,
+    RunLock,
+    load_checkpoint,
+    read_metric_rows,
+    rewrite_metrics,
+)
 
 TINY = ["--env", "BackpropamineMaze-v0", "--cell", "modplast", "--hidden-size", "12", "--batch-size", "3",
         "--lr", "3e-3", "--no-progress", "--no-tensorboard"]

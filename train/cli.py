@@ -19,7 +19,6 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -184,7 +183,6 @@ def _default_run_dir(config) -> Path:
 
 def cmd_evaluate(args) -> int:
     from train.evaluate import evaluate_run
-
     from train.run_dir import import_trusted
 
     import_trusted(args.trusted_modules)
@@ -201,7 +199,6 @@ def cmd_evaluate(args) -> int:
 
 def cmd_render(args) -> int:
     from train.render import render_run
-
     from train.run_dir import import_trusted
 
     import_trusted(args.trusted_modules)
@@ -397,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     from train.compare import SweepInterrupted
     from train.trainer import RunInterrupted, TrainingStopped
 

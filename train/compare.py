@@ -17,13 +17,19 @@ import os
 import signal
 import statistics
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 from plastic_envs import reference_levels
 from train.config import ConfigError, TrainConfig, config_from_dict
 from train.run_dir import (
-    CONFIG_FILE, METRICS_FILE, RunDirError, atomic_write, checkpoint_iteration, load_run_config, read_metric_rows,
+    CONFIG_FILE,
+    METRICS_FILE,
+    RunDirError,
+    atomic_write,
+    checkpoint_iteration,
+    load_run_config,
+    read_metric_rows,
     run_files,
 )
 
@@ -43,7 +49,7 @@ class SweepInterrupted(KeyboardInterrupt):
 
     The message lists the iteration each interrupted trial has on disk."""
 
-    def __init__(self, signum: int, saved: dict[str, Optional[int]]):
+    def __init__(self, signum: int, saved: dict[str, int | None]):
         self.signum, self.saved = signum, saved
         parts = [f"{Path(run).name} at iteration {it}" if it is not None else f"{Path(run).name}: no checkpoint"
                  for run, it in saved.items()]
@@ -96,7 +102,7 @@ def check_existing_trials(trials: list[Trial]) -> TrainConfig:
     return config_from_dict(trials[0].config)
 
 
-def run_trial(trial: Trial, progress: bool = False, on_log: Optional[Callable[[dict], None]] = None) -> str:
+def run_trial(trial: Trial, progress: bool = False, on_log: Callable[[dict], None] | None = None) -> str:
     """Train one trial to the end: new, resumed from its checkpoint, or skipped when already finished.
 
     on_log: called with every metrics row written (see Trainer.run).
@@ -175,7 +181,7 @@ def run_local(trials: list[Trial], jobs: int = 1, progress: bool = True) -> None
     context = multiprocessing.get_context("fork")
     pending, running, failed = list(trials), {}, []
     stop: list[int] = []
-    interrupted: dict[str, Optional[int]] = {}
+    interrupted: dict[str, int | None] = {}
 
     def pass_on(signum, _frame):
         if not stop:
@@ -229,7 +235,7 @@ def _quartiles(values: list[float]) -> tuple[float, float, float]:
     return q1, q2, q3
 
 
-def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: Optional[str] = None) -> dict[str, Path]:
+def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: str | None = None) -> dict[str, Path]:
     """Write curves.csv, curves.png and table.md for finished (or partly finished) trials; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     curves = [(t, read_curve(Path(t.run_dir))) for t in trials]

@@ -11,17 +11,21 @@ import copy
 import dataclasses
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import yaml
 
+try:
+    import tomllib
+except ModuleNotFoundError:     # Python 3.10: the same parser as a package
+    import tomli as tomllib
+
 from plastic_agents.a2c import A2CConfig
-from plastic_agents.ppo import PPOConfig
 from plastic_agents.cells.options import resolve_options
+from plastic_agents.ppo import PPOConfig
 
 
 class ConfigError(ValueError):
@@ -90,7 +94,7 @@ class TrainConfig:
     """Recurrent cell kind (plastic_agents.CELL_KINDS)."""
     hidden_size: int = 100
     """Number of recurrent neurons N (ignored when match_params is set)."""
-    match_params: Optional[int] = None
+    match_params: int | None = None
     """If set, pick the hidden size whose parameter count is closest to this number."""
     cell_options: dict = field(default_factory=dict)
     """Options of the cell kind, checked by the cell's own option check (plastic_agents.cells.options): clip,
@@ -123,7 +127,7 @@ class TrainConfig:
     """A2C's loss and optimiser settings (used when algo is 'a2c')."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO's settings (used when algo is 'ppo')."""
-    preset: Optional[str] = None
+    preset: str | None = None
     """Name of the preset this configuration started from (informational)."""
 
     def __post_init__(self):
@@ -227,7 +231,7 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def merge_settings(base: dict, overrides: dict, flat: Optional[list] = None, layer: str = "") -> dict:
+def merge_settings(base: dict, overrides: dict, flat: list | None = None, layer: str = "") -> dict:
     """Overlay `overrides` on a nested config dict; unknown keys are errors. cell_options and env_kwargs merge key
     by key; an algorithm's section (`a2c:`, `ppo:`) key by key. Flat algorithm settings (`lr: 3e-4`) are appended
     to `flat` as (key, value, layer), for build_config to give to the chosen algorithm."""
@@ -270,7 +274,7 @@ def preset_settings(name: str) -> dict:
     return copy.deepcopy(PRESETS[name][1])
 
 
-def build_config(file_settings: dict, cli_settings: dict, notes: Optional[list[str]] = None) -> TrainConfig:
+def build_config(file_settings: dict, cli_settings: dict, notes: list[str] | None = None) -> TrainConfig:
     """Resolve defaults < preset < file < command line into a validated TrainConfig.
 
     The preset is named by `preset` on the command line, else in the file. `eta_init` and `modulator_init` in

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -36,8 +35,8 @@ def evaluate_run(
     run_dir: str | Path,
     *,
     episodes: int = 100,
-    batch_size: Optional[int] = None,
-    env_id: Optional[str] = None,
+    batch_size: int | None = None,
+    env_id: str | None = None,
     seed: int = 0,
     deterministic: bool = False,
     device: str = "cpu",

@@ -8,7 +8,6 @@ cue, Go, answer, reward) on the left and, on the right, a plot of the neuromodul
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import gymnasium as gym
 import numpy as np
@@ -48,8 +47,8 @@ def _plot_panel(series: list[float], total_steps: int, height: int, label: str,
     return panel
 
 
-def render_run(run_dir: str | Path, out_path: Optional[str | Path] = None, *, seed: int = 0,
-               env_id: Optional[str] = None, fps: int = 8, deterministic: bool = False,
+def render_run(run_dir: str | Path, out_path: str | Path | None = None, *, seed: int = 0,
+               env_id: str | None = None, fps: int = 8, deterministic: bool = False,
                trusted_modules: tuple[str, ...] = ()) -> Path:
     """Write a GIF of one episode of the run's trained agent; returns its path (default <run>/episode.gif)."""
     policy, config, checkpoint = load_policy(run_dir, trusted_modules=trusted_modules)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
 
 from train.compare import Trial, run_trial
 from train.config import ConfigError
@@ -40,7 +39,7 @@ def _ray_trainable(params: dict) -> None:
         {k: v for k, v in row.items() if isinstance(v, (int, float))}))
 
 
-def run_ray(trials: list[Trial], *, address: Optional[str] = None, max_failures: int = 2,
+def run_ray(trials: list[Trial], *, address: str | None = None, max_failures: int = 2,
             cpus_per_trial: float = 1.0) -> list[dict]:
     """Run `trials` as Ray Tune trials; returns one dict per trial (run folder, error or None)."""
     ray, tune = _import_ray()

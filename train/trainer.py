@@ -12,9 +12,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional
 
 import gymnasium as gym
 import torch
@@ -27,9 +27,24 @@ from plastic_agents.ppo import PPO
 from plastic_agents.rollout import EpisodeBatch, check_vector_env, collect_episodes
 from train.config import ConfigError, TrainConfig, check_device, config_from_dict
 from train.run_dir import (
-    CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TENSORBOARD_DIR, RunDirError, RunLock, append_metrics_row,
-    check_env_id, checkpoint_iteration, load_checkpoint, load_run_config, read_metric_rows, remove_temporary_files,
-    rewrite_metrics, run_files, save_checkpoint, save_run_config,
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    LOCK_FILE,
+    METRICS_FILE,
+    TENSORBOARD_DIR,
+    RunDirError,
+    RunLock,
+    append_metrics_row,
+    check_env_id,
+    checkpoint_iteration,
+    load_checkpoint,
+    load_run_config,
+    read_metric_rows,
+    remove_temporary_files,
+    rewrite_metrics,
+    run_files,
+    save_checkpoint,
+    save_run_config,
 )
 
 METRIC_COLUMNS = [
@@ -59,7 +74,7 @@ class RunInterrupted(KeyboardInterrupt):
     checkpoint on disk (None if none could be read).
     """
 
-    def __init__(self, signum: int, saved_iteration: Optional[int]):
+    def __init__(self, signum: int, saved_iteration: int | None):
         super().__init__(signum, saved_iteration)
         self.signum, self.saved_iteration = signum, saved_iteration
 
@@ -77,7 +92,7 @@ def episode_seed(seed: int, iteration: int, batch_size: int) -> int:
     return seed * 1_000_000_000 + iteration * batch_size
 
 
-def make_vector_env(env_id: str, num_envs: int, env_kwargs: Optional[dict] = None) -> gym.vector.VectorEnv:
+def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict | None = None) -> gym.vector.VectorEnv:
     """`gym.make_vec(env_id, num_envs, **env_kwargs)` with clear errors for unknown ids and bad keywords."""
     try:
         return gym.make_vec(env_id, num_envs=num_envs, **(env_kwargs or {}))
@@ -138,8 +153,8 @@ class Trainer:
         trusted_modules: modules the user named with `--import`, which an env id read from the folder may name.
     """
 
-    def __init__(self, config: Optional[TrainConfig], run_dir: str | Path, *, resume: bool = False,
-                 progress: bool = True, changes: Optional[dict] = None, trusted_modules: tuple[str, ...] = ()):
+    def __init__(self, config: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
+                 progress: bool = True, changes: dict | None = None, trusted_modules: tuple[str, ...] = ()):
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.writer = None
@@ -162,7 +177,7 @@ class Trainer:
                     self.run_dir.rmdir()
             raise
 
-    def _open(self, config: Optional[TrainConfig], resume: bool, changes: dict,
+    def _open(self, config: TrainConfig | None, resume: bool, changes: dict,
               trusted_modules: tuple[str, ...]) -> None:
         """Read or start the run (with the lock held), then build env, policy and optimiser."""
         for path in remove_temporary_files(self.run_dir):
@@ -223,7 +238,7 @@ class Trainer:
 
             self.writer = SummaryWriter(str(self.run_dir / TENSORBOARD_DIR), purge_step=self.iteration + 1)
 
-    def _read_run(self, trusted_modules: tuple[str, ...]) -> tuple[TrainConfig, Optional[dict]]:
+    def _read_run(self, trusted_modules: tuple[str, ...]) -> tuple[TrainConfig, dict | None]:
         """The run's config and checkpoint (None when the first checkpoint was never written); a config.yaml lost
         after the checkpoint was written is taken from the checkpoint, which holds the same settings."""
         has_config = (self.run_dir / CONFIG_FILE).is_file()
@@ -403,7 +418,7 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def run(self, on_log: Optional[Callable[[dict], None]] = None) -> dict:
+    def run(self, on_log: Callable[[dict], None] | None = None) -> dict:
         """Train until `iterations`; returns the last metrics row, and releases the folder.
 
         SIGINT (Ctrl-C) or SIGTERM stops after the current iteration: the checkpoint is saved, then RunInterrupted
@@ -411,7 +426,7 @@ class Trainer:
         on_log: called with every metrics row after it is written (e.g. to report it to Ray Tune).
         """
         cfg = self.config
-        self.stop_signal: Optional[int] = None
+        self.stop_signal: int | None = None
         bar = None
         last_row: dict = {}
         try:
@@ -443,7 +458,7 @@ class Trainer:
             self.close()
         return last_row
 
-    def _iterate(self, start: float, start_episodes: int, on_log) -> Optional[dict]:
+    def _iterate(self, start: float, start_episodes: int, on_log) -> dict | None:
         """One training iteration with its logging and checkpointing; returns the metrics row if one was written."""
         cfg = self.config
         iteration_start = time.perf_counter()

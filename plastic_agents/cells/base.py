@@ -5,13 +5,18 @@ keep (T, B) is 0.0 where the state is reset before step t and 1.0 elsewhere.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 from torch import nn
 
-from .options import (LSTM_KINDS, MODULATED_KINDS, PLASTIC_KINDS, RETROACTIVE_KINDS, check_kind, check_size,
-                      resolve_options)
+from .options import (
+    LSTM_KINDS,
+    MODULATED_KINDS,
+    PLASTIC_KINDS,
+    RETROACTIVE_KINDS,
+    check_kind,
+    check_size,
+    resolve_options,
+)
 from .parameters import PlasticParameters, build_parameters
 from .state import CellState, check_state, zero_state
 
@@ -83,18 +88,18 @@ class CellBase(nn.Module):
         return u
 
     # ------------------------------------------------------------------------------------------------- API
-    def forward(self, u: torch.Tensor, state: CellState) -> Tuple[torch.Tensor, CellState]:
+    def forward(self, u: torch.Tensor, state: CellState) -> tuple[torch.Tensor, CellState]:
         """One step: u (B, I) -> x (B, N) and the new state (x(t), H(t+1), E(t+1), c(t))."""
         u = self._check_input(u, 2, "u")
         state = self._check_state(state, u.shape[0])
         return self._step(u, state)
 
-    def _step(self, u: torch.Tensor, state: CellState) -> Tuple[torch.Tensor, CellState]:
+    def _step(self, u: torch.Tensor, state: CellState) -> tuple[torch.Tensor, CellState]:
         x_seq, new_state = self._sequence(u.unsqueeze(0), None, state)
         return x_seq[0], new_state
 
     def forward_sequence(self, u_seq: torch.Tensor, state: CellState,
-                         episode_starts: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, CellState]:
+                         episode_starts: torch.Tensor | None = None) -> tuple[torch.Tensor, CellState]:
         """Run T steps: u_seq (T, B, I) -> x_seq (T, B, N) and the final state.
 
         episode_starts: optional (T, B) bool tensor; where True the state of that batch row is reset to the
@@ -150,7 +155,7 @@ class CellBase(nn.Module):
         return m.unsqueeze(-1)
 
 
-def apply_reset(keep_t: Optional[torch.Tensor], state: CellState) -> CellState:
+def apply_reset(keep_t: torch.Tensor | None, state: CellState) -> CellState:
     """Zero the rows of `state` whose keep_t (B,) is 0 (out of place, for the step-by-step cells)."""
     if keep_t is None:
         return state

@@ -18,7 +18,6 @@ runs the PyTorch implementation below.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
@@ -259,8 +258,8 @@ def default_segment(t_len: int) -> int:
     return max(1, int(math.ceil(math.sqrt(t_len))))
 
 
-def plastic_sequence(kind: str, clip: float, alpha_mode: str, a_seq: torch.Tensor, keep: Optional[torch.Tensor],
-                     x0, hebb0, elig0, params: PlasticParameters, segment: Optional[int] = None):
+def plastic_sequence(kind: str, clip: float, alpha_mode: str, a_seq: torch.Tensor, keep: torch.Tensor | None,
+                     x0, hebb0, elig0, params: PlasticParameters, segment: int | None = None):
     """Run the fused sequence; returns (x_seq (T, B, N), M_seq (T, B) or empty, H_T (B, N, N), E_T or None).
 
     a_seq (T, B, N) the input drive i2h(u); keep (T, B) 0/1 reset mask or None; x0 (B, N); hebb0, elig0 (B, N, N)

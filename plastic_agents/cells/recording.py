@@ -6,9 +6,10 @@ preallocated buffers: the input projection i2h(u), x(t), M(t) and, when the reco
 policy head), its output and the actions drawn from it, all in one call; the traces H (and E) are updated in place,
 x(t) and M(t) are written into the recording, and every `segment` steps the traces entering the step are copied to
 a checkpoint, exactly what the fused forward saves.
-`Recording.replay(u_seq)` (reached through the cell's `replay`) is then an autograd function whose forward returns the recorded x_seq (T, B, N)
-and whose backward is the fused kernel's backward (recompute each segment's traces from its checkpoint, then the
-hand-derived gradient), so the update costs one backward pass instead of a forward and a backward.
+`Recording.replay(u_seq)` (reached through the cell's `replay`) is then an autograd function whose forward returns
+the recorded x_seq (T, B, N) and whose backward is the fused kernel's backward (recompute each segment's traces
+from its checkpoint, then the hand-derived gradient), so the update costs one backward pass instead of a forward
+and a backward.
 
 The recording is valid only for the parameters it was made with: the replay checks their version counters (every
 in-place change, an optimiser step included, bumps them) and recomputes the sequence with `forward_sequence`
@@ -16,8 +17,6 @@ when they changed.  Episodes must all start at step 0 of the recording (a rollou
 Recordings are made by `PlasticRNNCell.start_recording` (cells/plastic.py), which decides whether the kernel applies.
 """
 from __future__ import annotations
-
-from typing import Optional
 
 import torch
 from torch import nn
@@ -40,7 +39,7 @@ class Recording:
     step's copies of w and A); `state()` gives the (B, N, N) view.
     """
 
-    def __init__(self, cell, batch_size: int, expected_steps: int, kernels, readout: Optional[nn.Linear] = None):
+    def __init__(self, cell, batch_size: int, expected_steps: int, kernels, readout: nn.Linear | None = None):
         p = cell.w
         n = cell.hidden_size
         self.cell, self.kernels, self.readout = cell, kernels, readout
@@ -110,7 +109,7 @@ class Recording:
             self.e_ck = torch.cat([self.e_ck, self.e_ck.new_empty(n_ck, *self.e_ck.shape[1:])])
         self._bind_stepper()
 
-    def step(self, u: torch.Tensor, noise: Optional[torch.Tensor] = None, k: int = 0) -> None:
+    def step(self, u: torch.Tensor, noise: torch.Tensor | None = None, k: int = 0) -> None:
         """One step on observation u (B, I): writes x(t) (the next row of x_seq), M(t), readout_out and, with a
         readout, `actions` (B,) = argmax(readout_out + noise[k]), noise a (K, B, A) float64 block of Gumbel
         noise (see rollout.GumbelSampler; None: the argmax of readout_out); advances the traces.  Runs without

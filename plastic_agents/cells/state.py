@@ -1,7 +1,7 @@
 """The recurrent state carried by every cell, and checks that a given state fits a cell."""
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 
@@ -16,9 +16,9 @@ class CellState(NamedTuple):
     """
 
     x: torch.Tensor
-    hebb: Optional[torch.Tensor] = None
-    elig: Optional[torch.Tensor] = None
-    c: Optional[torch.Tensor] = None
+    hebb: torch.Tensor | None = None
+    elig: torch.Tensor | None = None
+    c: torch.Tensor | None = None
 
 
 def zero_state(batch_size: int, hidden_size: int, *, has_hebb: bool, has_elig: bool, has_c: bool,
