@@ -90,7 +90,7 @@ def _affine_scan(a: np.ndarray, c: np.ndarray, end: np.ndarray) -> np.ndarray:
     """X_t = a_t X_{t+1} + c_t for t = T-1 .. 0 with X_T = end; a, c (T, B) float64 (overwritten), end (B,).
 
     Solved by doubling: after the pass of stride s, (a_t, c_t) maps X_{t+s} to X_t, so log2(T) passes of whole-array
-    NumPy ops instead of T steps of tiny ones (0.6 ms against 0.09 ms for T = 200, B = 30)."""
+    NumPy ops instead of T steps of tiny ones."""
     stride = 1
     while stride < a.shape[0]:
         c[:-stride] += a[:-stride] * c[stride:]

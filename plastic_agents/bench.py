@@ -43,7 +43,7 @@ def measure(kind: str, implementation: str, batch: int, hidden: int, steps: int,
     from .cells import make_cell
 
     # Flush denormals in both implementations alike: vanishing gradients through long episodes otherwise
-    # fall into denormal floats, whose CPU arithmetic is ~100x slower and makes timings erratic.
+    # fall into denormal floats, whose CPU arithmetic is far slower and makes timings erratic.
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
     cell = make_cell(kind, inputs, hidden, implementation=implementation).to(device)

@@ -179,10 +179,11 @@ def test_a_preset_runs_with_ppo_leaving_out_its_a2c_only_settings(tmp_path, caps
 
 @pytest.mark.timeout(300)
 def test_ppo_with_a_plastic_cell_learns_the_maze(tmp_path):
-    """A minute at most: maze-ppo with N = 32 for 150 updates from a fixed seed ends clearly above the random
-    level (7.8): past 20 per episode over its last 30 updates."""
+    """A minute at most: maze-ppo with N = 32 and lr 1e-3 for 150 updates from a fixed seed ends clearly above the
+    random level (7.8): past 25 per episode over its last 30 updates (seeds 0 and 1 gave 41 and 44 here)."""
     run = tmp_path / "run"
-    assert main(["train", "--preset", "maze-ppo", "--iterations", "150", "--hidden-size", "32", "--threads", "1",
-                 "--log-every", "10", "--run-dir", str(run), "--no-progress", "--no-tensorboard"]) == 0
+    assert main(["train", "--preset", "maze-ppo", "--lr", "1e-3", "--iterations", "150", "--hidden-size", "32",
+                 "--threads", "1", "--log-every", "10", "--run-dir", str(run), "--no-progress",
+                 "--no-tensorboard"]) == 0
     rewards = [float(r["reward_mean"]) for r in _rows(run)]
-    assert np.mean(rewards[-3:]) > 20.0, rewards
+    assert np.mean(rewards[-3:]) > 25.0, rewards

@@ -28,7 +28,7 @@ from train.run_dir import RunDirError
 # (flag, setting, type, help) of every TrainConfig / A2CConfig value settable from the command line.
 CONFIG_FLAGS = [
     ("--env", "env_id", str, "registered Gymnasium id"),
-    ("--cell", "cell", str, "cell kind: rnn, lstm, plastic, modplast, modul, plastic_lstm, modplast_lstm"),
+    ("--cell", "cell", str, "cell kind: rnn, lstm, plastic, modplast, modul, plastic_lstm, modplast_lstm, modul_lstm"),
     ("--hidden-size", "hidden_size", int, "number of recurrent neurons N"),
     ("--match-params", "match_params", int, "pick the hidden size whose parameter count is closest to this"),
     ("--eta-init", "eta_init", float, "initial eta / etaE of the kinds that have one"),

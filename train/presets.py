@@ -93,22 +93,22 @@ PRESETS: dict[str, tuple[str, dict]] = {
                           for start, prob in ((700, 0.75), (1_000, 0.5), (1_300, 0.25), (1_600, 0.0))]},
     ),
     "maze-ppo": (
-        "Maze, paper's network, trained with PPO: lr 1e-3, 4 passes of 3 minibatches of whole episodes per batch, "
-        "clip 0.2, GAE lambda 0.95, value weight 0.5, normalised advantages (departures from the paper, which uses "
-        "A2C; see docs/RESULTS.md).",
-        {**PAPER_MAZE, "algo": "ppo", "iterations": 2_000, "lr": 1e-3, "value_coef": 0.5, "n_epochs": 4,
+        "Maze, paper's network, trained with PPO: 4 passes of 3 minibatches of whole episodes per batch, clip 0.2, "
+        "Monte-Carlo advantages (GAE lambda 1), normalised per minibatch, lr 3e-4 (departures from the paper, "
+        "which uses A2C; see docs/RESULTS.md).",
+        {**PAPER_MAZE, "algo": "ppo", "iterations": 2_000, "lr": 3e-4, "gae_lambda": 1.0, "n_epochs": 4,
          "num_minibatches": 3},
     ),
     "cue-ppo": (
-        "cue-outcome-modul trained with PPO: 4 passes of 3 minibatches of whole episodes per batch, clip 0.2, "
-        "value weight 0.5 (departures from the paper as cue-outcome-modul's, plus PPO; see docs/RESULTS.md).",
-        {**CUE_OUTCOME_MODUL, "algo": "ppo", "value_coef": 0.5, "n_epochs": 4, "num_minibatches": 3},
+        "cue-outcome-modul trained with PPO: 4 passes of 3 minibatches of whole episodes per batch, clip 0.2 "
+        "(departures from the paper as cue-outcome-modul's, plus PPO; see docs/RESULTS.md).",
+        {**CUE_OUTCOME_MODUL, "algo": "ppo", "gae_lambda": 1.0, "n_epochs": 4, "num_minibatches": 3},
     ),
     "cue-easy-ppo": (
         "The easy cue task (four fixed one-hot cues) with the outcome input, modul N=50, trained with PPO: lr 1e-3, "
         "gamma 0, 4 passes of 3 minibatches, the modulator layer starting at zero (departures from the paper).",
         {**CUE_OUTCOME_MODUL, "env_id": "BackpropamineCueReward-Easy-v0", "hidden_size": 50, "iterations": 600,
-         "algo": "ppo", "lr": 1e-3, "value_coef": 0.5, "n_epochs": 4, "num_minibatches": 3},
+         "algo": "ppo", "lr": 1e-3, "gae_lambda": 1.0, "n_epochs": 4, "num_minibatches": 3},
     ),
     "maze-release": (
         "The settings of the authors' simplified maze script: modplast N=100 with the modulator fan-out, w and alpha "

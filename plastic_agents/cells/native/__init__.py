@@ -47,8 +47,8 @@ def _ensure_ninja_on_path() -> None:
 
 def _cpu_flags() -> tuple:
     """(extension name, extra compiler flags): AVX-512 or AVX2/FMA code when this CPU has them, each under its own
-    name so that a build cache shared with an older CPU never loads it there.  AVX-512 (512-bit vectors) makes
-    the passes over the traces about 1.3x faster than AVX2 where the CPU has it."""
+    name so that a build cache shared with an older CPU never loads it there.  AVX-512 (512-bit vectors) is taken
+    where the CPU has it: wider vectors do more of the passes' arithmetic per instruction."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = set(next((line for line in f if line.startswith("flags")), "").split())
@@ -63,7 +63,7 @@ def _cpu_flags() -> tuple:
     return "backpropamine_plastic_kernels", []
 
 
-#: A build lock older than this is taken as left by an interrupted build (one takes about 30 s).
+#: A build lock older than this is taken as left by an interrupted build (far longer than a build takes).
 STALE_LOCK_SECONDS = 600
 
 

@@ -68,8 +68,8 @@ at::Tensor padded_rows(const at::Tensor& m) {
   return out;
 }
 
-// tanh that the compiler vectorises (glibc's tanhf is a scalar call, ~20 ns each, which made it a third of an
-// acting step).  float: tanh(x) = sign(x) * -q / (2 + q) with q = expm1(-2|x|), q from its Taylor series to degree
+// tanh that the compiler vectorises (glibc's tanhf is a scalar call per element, a large share of an acting step).
+// float: tanh(x) = sign(x) * -q / (2 + q) with q = expm1(-2|x|), q from its Taylor series to degree
 // 8 when 2|x| < ln2/2, else from exp(-2|x|) = 2^k exp(r), |r| <= ln2/2, Taylor to degree 7; error at most 3 ulp
 // (1.5e-7 absolute), NaN stays NaN.  double keeps std::tanh (the float64 checks compare against torch.tanh).
 inline float fast_tanh(float x) {
@@ -573,8 +573,8 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
 //
 // The (N, N) matrices of the passes (checkpoints, recomputed traces, gradient traces, d_alpha, and P.w, P.alpha,
 // which the caller pads) are laid out with rows of P.ld >= N entries, P.ld a multiple of the vector width, the
-// padding zero: the passes then run whole vectors (N = 100 has a scalar tail of 4 per row otherwise: N = 96, which
-// has none, ran 20-36% faster than N = 100); zero padding stays zero through every pass.  Vectors that a pass
+// padding zero: the passes then run whole vectors (N = 100 would otherwise end every row with a scalar tail of 4,
+// which costs as much as many whole vectors); zero padding stays zero through every pass.  Vectors that a pass
 // reads (x, rate, rx, z, d_pre) are padded the same way.
 //
 // Per row and segment (last first): recompute the segment's traces from its checkpoint, then for each step t,
