@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from plastic_agents.algorithm import Algorithm, NonFiniteLossError
 from plastic_agents.settings import check_setting_types
 
 
@@ -207,20 +208,7 @@ def a2c_loss(
     return loss, stats
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss or the gradient norm of an update was NaN or infinite; the parameters were left unchanged."""
-
-
-def adam_optimizer(params: list, lr: float, eps: float) -> torch.optim.Adam:
-    """Adam, in its fused implementation where this torch has one for these parameters (torch >= 2.4 on the CPU:
-    one kernel for all the parameters instead of a dozen ops each, 1.5% of a maze update), else the default."""
-    try:
-        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, eps=eps)
-
-
-class A2C:
+class A2C(Algorithm):
     """The optimiser side of A2C: turns a batch of episodes into one Adam step on `policy`.
 
     Args:
@@ -228,18 +216,6 @@ class A2C:
         config: loss and optimiser settings.
         total_iterations: length of the run, for the linear learning-rate schedule.
     """
-
-    def __init__(self, policy, config: A2CConfig, total_iterations: int):
-        self.policy = policy
-        self.config = config
-        self.total_iterations = max(1, int(total_iterations))
-        self.optimizer = adam_optimizer(list(policy.parameters()), config.lr, config.adam_eps)
-
-    def learning_rate(self, iteration: int) -> float:
-        """The learning rate of update `iteration` (0-based) under the configured schedule."""
-        if self.config.lr_schedule == "linear":
-            return self.config.lr * max(0.0, 1.0 - iteration / self.total_iterations)
-        return self.config.lr
 
     def update(self, batch, iteration: int) -> dict[str, float]:
         """One update from an `EpisodeBatch`: the policy evaluates the batch (`policy.evaluate(obs, trace)`, the

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from plastic_agents.a2c import NonFiniteLossError, adam_optimizer, gae_advantages
+from plastic_agents.a2c import gae_advantages
+from plastic_agents.algorithm import Algorithm, NonFiniteLossError
 from plastic_agents.settings import check_setting_types
 
 
@@ -174,7 +175,7 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor, valid: tor
     return float("nan") if var == 0 else float(1 - (y - p).var(unbiased=False) / var)
 
 
-class PPO:
+class PPO(Algorithm):
     """The optimiser side of PPO: turns a batch of whole episodes into n_epochs x num_minibatches Adam steps.
 
     Args:
@@ -186,15 +187,8 @@ class PPO:
     """
 
     def __init__(self, policy, config: PPOConfig, total_iterations: int, seed: int = 0):
-        self.policy, self.config, self.seed = policy, config, int(seed)
-        self.total_iterations = max(1, int(total_iterations))
-        self.optimizer = adam_optimizer(list(policy.parameters()), config.lr, config.adam_eps)
-
-    def learning_rate(self, iteration: int) -> float:
-        """The learning rate of update `iteration` (0-based) under the configured schedule."""
-        if self.config.lr_schedule == "linear":
-            return self.config.lr * max(0.0, 1.0 - iteration / self.total_iterations)
-        return self.config.lr
+        super().__init__(policy, config, total_iterations)
+        self.seed = int(seed)
 
     def update(self, batch, iteration: int) -> dict[str, float]:
         """One PPO update from an `EpisodeBatch`. Returns the means over the minibatch steps taken of the loss

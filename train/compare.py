@@ -32,6 +32,7 @@ from train.run_dir import (
     read_metric_rows,
     run_files,
 )
+from train.trainer import StoppedBySignal
 
 
 @dataclasses.dataclass
@@ -44,7 +45,7 @@ class Trial:
     run_dir: str
 
 
-class SweepInterrupted(KeyboardInterrupt):
+class SweepInterrupted(StoppedBySignal):
     """A local sweep stopped by SIGINT or SIGTERM; every running trial saved its checkpoint first.
 
     The message lists the iteration each interrupted trial has on disk."""
@@ -54,14 +55,6 @@ class SweepInterrupted(KeyboardInterrupt):
         parts = [f"{Path(run).name} at iteration {it}" if it is not None else f"{Path(run).name}: no checkpoint"
                  for run, it in saved.items()]
         super().__init__("saved " + ", ".join(parts) if parts else "no trial was running")
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + int(self.signum)
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.signum).name
 
 
 def plan_trials(configs: dict[str, TrainConfig], seeds: Iterable[int], out_dir: Path) -> list[Trial]:

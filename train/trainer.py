@@ -67,7 +67,23 @@ class TrainingStopped(RuntimeError):
     """Training stopped early (non-finite loss or parameters); the message says why and which checkpoint is kept."""
 
 
-class RunInterrupted(KeyboardInterrupt):
+class StoppedBySignal(KeyboardInterrupt):
+    """Stopped by the signal `signum` (SIGINT or SIGTERM) after saving; a KeyboardInterrupt, so that code that
+    handles Ctrl-C handles it too."""
+
+    signum: int
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's status for a process ended by the signal: 128 + its number."""
+        return 128 + int(self.signum)
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+class RunInterrupted(StoppedBySignal):
     """A run stopped by SIGINT or SIGTERM after saving its checkpoint.
 
     signum: the signal (SIGINT for a KeyboardInterrupt raised otherwise); saved_iteration: the iteration of the
@@ -77,14 +93,6 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, signum: int, saved_iteration: int | None):
         super().__init__(signum, saved_iteration)
         self.signum, self.saved_iteration = signum, saved_iteration
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + int(self.signum)
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.signum).name
 
 
 def episode_seed(seed: int, iteration: int, batch_size: int) -> int:
