@@ -94,3 +94,16 @@ def test_block_extraction(tmp_path):
     assert [line for line, _ in blocks] == [2, 8]
     assert blocks[0][1] == "x = 1\n"
     assert SKIP.match(blocks[1][1].splitlines()[0])["reason"] == "slow"
+
+
+def test_the_reference_levels_table_is_the_registered_one():
+    """docs/ENVIRONMENTS.md restates the reference levels; they must be those plastic_envs registers."""
+    from plastic_envs import ENV_IDS, reference_levels
+
+    rows = re.findall(r"^\| `(?P<id>[\w-]+)` \| (?P<random>[\d.]+) \| (?P<best>[\d.]+)[^|]*\| (?P<solved>[\d.]+|-) \|$",
+                      (ROOT / "docs" / "ENVIRONMENTS.md").read_text(), flags=re.MULTILINE)
+    assert sorted(row[0] for row in rows) == sorted(ENV_IDS)
+    for env_id, random, best, solved in rows:
+        levels = reference_levels(env_id)
+        assert (levels.random, levels.best) == (float(random), float(best)), env_id
+        assert levels.solved == (None if solved == "-" else float(solved)), env_id

@@ -163,6 +163,22 @@ def test_ppo_resumes_bit_for_bit_and_evaluates(tmp_path, capsys):
     assert main(["render", str(straight), "--out", str(tmp_path / "x.gif")]) == 0
 
 
+def test_compare_and_predict_work_with_ppo_runs(tmp_path, capsys):
+    from train.trainer import load_policy
+
+    out = tmp_path / "cmp"
+    assert main(["compare", *TINY_PPO, "--iterations", "2", "--cells", "rnn,modplast", "--seeds", "0",
+                 "--out", str(out)]) == 0
+    assert "| rnn | 1 |" in capsys.readouterr().out
+    policy, config, _ = load_policy(out / "modplast-seed0")
+    assert config.algo == "ppo"
+    env = gym.make_vec("BackpropamineMaze-v0", num_envs=2)
+    obs, _ = env.reset(seed=0)
+    actions, state = policy.predict(obs, generator=torch.Generator().manual_seed(0))
+    assert actions.shape == (2,) and env.action_space.contains(actions)
+    env.close()
+
+
 def test_a2c_only_settings_are_refused_with_ppo(tmp_path, capsys):
     assert main(["train", *TINY_PPO, "--baseline", "element0", "--run-dir", str(tmp_path / "r")]) == 2
     assert "not a setting of PPO" in capsys.readouterr().err
