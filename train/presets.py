@@ -105,10 +105,11 @@ PRESETS: dict[str, tuple[str, dict]] = {
         {**CUE_OUTCOME_MODUL, "algo": "ppo", "gae_lambda": 1.0, "n_epochs": 4, "num_minibatches": 3},
     ),
     "cue-easy-ppo": (
-        "The easy cue task (four fixed one-hot cues) with the outcome input, modul N=50, trained with PPO: lr 1e-3, "
-        "gamma 0, 4 passes of 3 minibatches, the modulator layer starting at zero (departures from the paper).",
+        "The easy cue task (four fixed one-hot cues) with cue-outcome-modul's departures (the outcome input, gamma 0, "
+        "lr 3e-4, the modulator layer starting at zero), modul N=50, trained with PPO: 4 passes of 3 minibatches "
+        "of whole episodes, clip 0.2 (see docs/RESULTS.md).",
         {**CUE_OUTCOME_MODUL, "env_id": "BackpropamineCueReward-Easy-v0", "hidden_size": 50, "iterations": 600,
-         "algo": "ppo", "lr": 1e-3, "gae_lambda": 1.0, "n_epochs": 4, "num_minibatches": 3},
+         "algo": "ppo", "gae_lambda": 1.0, "n_epochs": 4, "num_minibatches": 3},
     ),
     "maze-release": (
         "The settings of the authors' simplified maze script: modplast N=100 with the modulator fan-out, w and alpha "

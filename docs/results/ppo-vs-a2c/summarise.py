@@ -1,6 +1,6 @@
 """Gather side-by-side A2C and PPO runs into curves.csv, curves.png and table.md (see README.md beside this file).
 
-    python docs/results/ppo-vs-a2c/summarise.py OUT RUN_DIR [RUN_DIR ...]
+    python docs/results/ppo-vs-a2c/summarise.py [--minutes 1,2,4] [--episodes 3000,10000,20000] OUT RUN_DIR ...
 
 Each RUN_DIR is a run folder named <preset>-seed<S>. The table gives, per preset, the reward per episode (mean of
 the metrics rows in a window) at fixed training times and at fixed numbers of training episodes, as the median
@@ -9,10 +9,10 @@ over seeds and each seed's value.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import re
 import statistics
-import sys
 from pathlib import Path
 
 WINDOW = 3          # metrics rows averaged around each point (each row is already a mean over log_every updates)
@@ -35,7 +35,8 @@ def at(rows: list[dict[str, float]], key: str, value: float) -> float | None:
     return statistics.fmean(row["reward_mean"] for row in window)
 
 
-def main(out: Path, runs: list[Path]) -> None:
+def main(out: Path, runs: list[Path], minutes: tuple[float, ...] = MINUTES,
+         episodes: tuple[int, ...] = EPISODES) -> None:
     out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, dict[int, list[dict[str, float]]]] = {}
     for run in runs:
@@ -78,15 +79,15 @@ def main(out: Path, runs: list[Path]) -> None:
         each = ", ".join("-" if v is None else f"{v:.1f}" for v in values)
         return f"{statistics.median(known):.1f} ({each})"
 
-    header = ["preset", "seeds", "episodes/s"] + [f"at {m} min" for m in MINUTES] + [f"at {e:,} episodes"
-                                                                                   for e in EPISODES]
+    header = ["preset", "seeds", "episodes/s"] + [f"at {m:g} min" for m in minutes] + [f"at {e:,} episodes"
+                                                                                     for e in episodes]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for preset, seeds in curves.items():
         runs_ = [rows for _, rows in sorted(seeds.items())]
         speed = statistics.median(rows[-1]["episodes"] / rows[-1]["wall_time"] for rows in runs_)
         row = [preset, ", ".join(str(s) for s in sorted(seeds)), f"{speed:.0f}"]
-        row += [cell([at(rows, "wall_time", 60 * m) for rows in runs_]) for m in MINUTES]
-        row += [cell([at(rows, "episodes", e) for rows in runs_]) for e in EPISODES]
+        row += [cell([at(rows, "wall_time", 60 * m) for rows in runs_]) for m in minutes]
+        row += [cell([at(rows, "episodes", e) for rows in runs_]) for e in episodes]
         lines.append("| " + " | ".join(row) + " |")
     (out / "table.md").write_text(
         "Reward per episode (training batches; median over seeds, each seed in brackets), at a training time and "
@@ -95,4 +96,11 @@ def main(out: Path, runs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", default=",".join(map(str, MINUTES)))
+    parser.add_argument("--episodes", default=",".join(map(str, EPISODES)))
+    parser.add_argument("out", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+")
+    args = parser.parse_args()
+    main(args.out, args.runs, tuple(float(m) for m in args.minutes.split(",")),
+         tuple(int(e) for e in args.episodes.split(",")))
