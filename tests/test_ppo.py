@@ -179,6 +179,17 @@ def test_compare_and_predict_work_with_ppo_runs(tmp_path, capsys):
     env.close()
 
 
+@pytest.mark.parametrize("kind", ["rnn", "modplast"])
+def test_ppo_trains_on_cartpole_whose_episodes_end_early(tmp_path, kind):
+    """Episodes of different lengths (CartPole terminates): minibatches are cut to their longest episode."""
+    run = tmp_path / "cartpole"
+    assert main(["train", "--algo", "ppo", "--env", "CartPole-v1", "--cell", kind, "--hidden-size", "8",
+                 "--batch-size", "4", "--num-minibatches", "2", "--iterations", "2", "--log-every", "1",
+                 "--no-progress", "--no-tensorboard", "--run-dir", str(run)]) == 0
+    rows = _rows(run)
+    assert len(rows) == 2 and all(math.isfinite(float(r["loss"])) for r in rows)
+
+
 def test_a2c_only_settings_are_refused_with_ppo(tmp_path, capsys):
     assert main(["train", *TINY_PPO, "--baseline", "element0", "--run-dir", str(tmp_path / "r")]) == 2
     assert "not a setting of PPO" in capsys.readouterr().err
