@@ -31,7 +31,7 @@ CONFIG_FLAGS = [
     ("--cell", "cell", str, "cell kind: rnn, lstm, plastic, modplast, modul, plastic_lstm, modplast_lstm, modul_lstm"),
     ("--hidden-size", "hidden_size", int, "number of recurrent neurons N"),
     ("--match-params", "match_params", int, "pick the hidden size whose parameter count is closest to this"),
-    ("--eta-init", "eta_init", float, "initial eta / etaE of the kinds that have one"),
+    ("--eta-init", "eta_init", float, "cell option eta_init: initial eta / etaE (kinds without one refuse it)"),
     ("--modulator-init", "modulator_init", str, "default or zero: the modulator layer's initialisation (modulated "
                                                 "kinds)"),
     ("--implementation", "implementation", str, "fast (default) or reference (naive cell, graph while acting)"),
