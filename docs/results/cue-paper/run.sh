@@ -10,15 +10,16 @@ cd "$(dirname "$0")/../../.."
 HERE=docs/results/cue-paper
 SECONDS_PER_SEGMENT=${1:-3600}
 segment() {     # NAME CELL
-  local run=$HERE/$1 start
+  local run=$HERE/$1 start commit
   start=$(date -u +%Y-%m-%dT%H:%MZ)
+  commit=$(git rev-parse --short HEAD)    # the code this segment runs
   if [ -f "$run/config.yaml" ]; then
     timeout "$SECONDS_PER_SEGMENT" .venv/bin/backpropamine train --resume "$run" --no-progress > "$run.log" 2>&1 || true
   else
     timeout "$SECONDS_PER_SEGMENT" .venv/bin/backpropamine train --preset cue-paper --cell "$2" --seed 0 --threads 1 \
         --log-every 50 --checkpoint-every 100 --no-tensorboard --no-progress --run-dir "$run" > "$run.log" 2>&1 || true
   fi
-  echo "$start - $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD): $(tail -1 "$run.log")" \
+  echo "$start - $(date -u +%Y-%m-%dT%H:%MZ) commit $commit: $(tail -1 "$run.log")" \
       >> "$run/segments.log"
 }
 segment modul-seed0 modul &
