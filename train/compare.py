@@ -32,7 +32,7 @@ from train.run_dir import (
     read_metric_rows,
     run_files,
 )
-from train.trainer import StoppedBySignal
+from train.trainer import StoppedBySignal, stop_signals_call
 
 
 @dataclasses.dataclass
@@ -84,14 +84,19 @@ def trial_mismatch(trial: Trial) -> list[str]:
     return [name for name in wanted if name not in RESUMABLE_SETTINGS and existing.get(name) != wanted[name]]
 
 
+def refuse_mismatched(trial: Trial) -> None:
+    """ConfigError when the trial's folder holds a run with other settings (see trial_mismatch)."""
+    differ = trial_mismatch(trial)
+    if differ:
+        raise ConfigError(f"{trial.run_dir} holds a run with other settings ({', '.join(differ)}); use another "
+                          "--out or the settings it was run with")
+
+
 def check_existing_trials(trials: list[Trial]) -> TrainConfig:
     """Refuse (ConfigError) a sweep whose folders hold runs with other settings, before any trial starts; returns
     the first trial's config (the sweep's task)."""
     for trial in trials:
-        differ = trial_mismatch(trial)
-        if differ:
-            raise ConfigError(f"{trial.run_dir} holds a run with other settings ({', '.join(differ)}); use another "
-                              "--out or the settings it was run with")
+        refuse_mismatched(trial)
     return config_from_dict(trials[0].config)
 
 
@@ -104,11 +109,10 @@ def run_trial(trial: Trial, progress: bool = False, on_log: Callable[[dict], Non
 
     run_dir = Path(trial.run_dir)
     config = config_from_dict(trial.config)
-    differ = trial_mismatch(trial)
-    if differ:
-        raise ConfigError(f"{run_dir} holds a run with other settings ({', '.join(differ)})")
+    refuse_mismatched(trial)
     if run_files(run_dir):
-        if checkpoint_iteration(run_dir) is not None and checkpoint_iteration(run_dir) >= config.iterations:
+        done = checkpoint_iteration(run_dir)
+        if done is not None and done >= config.iterations:
             return trial.run_dir
         trainer = Trainer(None, run_dir, resume=True, progress=progress,
                           changes={name: getattr(config, name) for name in ("iterations", "threads")})
@@ -176,7 +180,7 @@ def run_local(trials: list[Trial], jobs: int = 1, progress: bool = True) -> None
     stop: list[int] = []
     interrupted: dict[str, int | None] = {}
 
-    def pass_on(signum, _frame):
+    def pass_on(signum: int) -> None:
         if not stop:
             stop.append(signum)
             print(f"\n{signal.Signals(signum).name}: stopping the running trials (each saves its checkpoint)",
@@ -185,8 +189,7 @@ def run_local(trials: list[Trial], jobs: int = 1, progress: bool = True) -> None
                 if worker.exitcode is None:
                     os.kill(worker.pid, signum)
 
-    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signals_call(pass_on):
         while running or (pending and not failed and not stop):
             while pending and not failed and not stop and len(running) < jobs:
                 trial = pending.pop(0)
@@ -206,9 +209,6 @@ def run_local(trials: list[Trial], jobs: int = 1, progress: bool = True) -> None
                     interrupted[trial.run_dir] = checkpoint_iteration(Path(trial.run_dir))
                 else:
                     failed.append(trial.run_dir)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if stop:
         raise SweepInterrupted(stop[0], interrupted)
     if failed:

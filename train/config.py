@@ -77,6 +77,21 @@ def _check_int(name: str, value, low: int, high: int) -> int:
 ALGORITHMS = {"a2c": A2CConfig, "ppo": PPOConfig}
 
 
+def check_algo(algo) -> str:
+    """`algo` if it names an algorithm of ALGORITHMS, else a ConfigError listing them."""
+    if not isinstance(algo, str) or algo not in ALGORITHMS:
+        raise ConfigError(f"algo must be one of {', '.join(ALGORITHMS)}, got {algo!r}")
+    return algo
+
+
+def accepted_cell_options(kind) -> set[str]:
+    """The names of the options cell kind `kind` has (ConfigError for an unknown kind)."""
+    try:
+        return set(resolve_options(kind, {}))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run."""
@@ -137,8 +152,7 @@ class TrainConfig:
                     setattr(self, name, cls(**getattr(self, name)))
                 except TypeError as err:
                     raise ConfigError(f"{name}: {err}") from None
-        if self.algo not in ALGORITHMS:
-            raise ConfigError(f"algo must be one of {', '.join(ALGORITHMS)}, got {self.algo!r}")
+        check_algo(self.algo)
         for name, (low, high) in INT_LIMITS.items():
             _check_int(name, getattr(self, name), low, high)
         if self.match_params is not None:
@@ -231,7 +245,7 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def merge_settings(base: dict, overrides: dict, flat: list | None = None, layer: str = "") -> dict:
+def merge_settings(base: dict, overrides: dict, flat: list, layer: str) -> dict:
     """Overlay `overrides` on a nested config dict; unknown keys are errors. cell_options and env_kwargs merge key
     by key; an algorithm's section (`a2c:`, `ppo:`) key by key. Flat algorithm settings (`lr: 3e-4`) are appended
     to `flat` as (key, value, layer), for build_config to give to the chosen algorithm."""
@@ -246,8 +260,6 @@ def merge_settings(base: dict, overrides: dict, flat: list | None = None, layer:
                     raise ConfigError(f"unknown {key.upper()} setting {sub_key!r}; known: {', '.join(known)}")
                 merged[key][sub_key] = sub_value
         elif key in ALGORITHM_FIELDS:
-            if flat is None:
-                raise ConfigError(f"{key} must be given under a2c: or ppo: here")
             flat.append((key, value, layer))
         elif key in MAPPING_FIELDS:
             if not isinstance(value, dict):
@@ -296,12 +308,10 @@ def build_config(file_settings: dict, cli_settings: dict, notes: list[str] | Non
         preset_options = chosen.pop("cell_options", {})
         settings["preset"] = preset
     flat: list = []
-    settings = merge_settings(settings, chosen if preset is not None else {}, flat, "preset")
+    settings = merge_settings(settings, chosen, flat, "preset")
     settings = merge_settings(settings, file_settings, flat, "file")
     settings = merge_settings(settings, cli_settings, flat, "flags")
-    algo = settings["algo"]
-    if algo not in ALGORITHMS:
-        raise ConfigError(f"algo must be one of {', '.join(ALGORITHMS)}, got {algo!r}")
+    algo = check_algo(settings["algo"])
     known, left_out_settings = ALGORITHMS[algo].field_names(), []
     for key, value, layer in flat:
         if key in known:
@@ -315,10 +325,7 @@ def build_config(file_settings: dict, cli_settings: dict, notes: list[str] | Non
                      f"{algo.upper()}")
     if preset_options:
         kind = settings["cell"]
-        try:
-            accepted = set(resolve_options(kind, {}))
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+        accepted = accepted_cell_options(kind)
         left_out = sorted(set(preset_options) - accepted - set(settings["cell_options"]))
         settings["cell_options"] = {**{k: v for k, v in preset_options.items() if k in accepted},
                                     **settings["cell_options"]}
@@ -342,10 +349,7 @@ def config_from_dict(settings: dict[str, Any]) -> TrainConfig:
     legacy = {name: settings.pop(name) for name in CELL_OPTION_FLAGS if name in settings}
     legacy = {name: value for name, value in legacy.items() if value is not None}
     if legacy and isinstance(settings.get("cell_options", {}), dict):
-        try:
-            accepted = set(resolve_options(settings.get("cell", TrainConfig.cell), {}))
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+        accepted = accepted_cell_options(settings.get("cell", TrainConfig.cell))
         settings["cell_options"] = {**{k: v for k, v in legacy.items() if k in accepted},
                                     **settings.get("cell_options", {})}
     try:

@@ -95,6 +95,22 @@ class RunInterrupted(StoppedBySignal):
         self.signum, self.saved_iteration = signum, saved_iteration
 
 
+@contextmanager
+def stop_signals_call(handler: Callable[[int], None]):
+    """Within the block, SIGINT and SIGTERM call handler(signum) instead of interrupting; the previous handlers are
+    restored after it. Outside the main thread, where Python delivers no signals, it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda signum, _frame: handler(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def episode_seed(seed: int, iteration: int, batch_size: int) -> int:
     """The reset seed of the training episodes of `iteration`: distinct for every (iteration, sub-env)."""
     return seed * 1_000_000_000 + iteration * batch_size
@@ -330,14 +346,6 @@ class Trainer:
             "hidden_size": self.policy.cell.hidden_size,
         }
 
-    def extend(self, iterations: int) -> None:
-        """Set the run's total number of iterations (to continue a finished or shorter run further)."""
-        if iterations < self.iteration:
-            raise ConfigError(f"iterations={iterations} is below the {self.iteration} this run has already done")
-        self.config = config_from_dict({**self.config.to_dict(), "iterations": iterations})
-        self.algo.total_iterations = iterations
-        save_run_config(self.run_dir, self.config)
-
     def save(self) -> None:
         """Write the checkpoint (atomically). TrainingStopped, nothing written, when a parameter is not finite: the
         checkpoint on disk is always a good one."""
@@ -405,26 +413,13 @@ class Trainer:
                    episodes_per_s=round(episodes_done / max(elapsed, 1e-9), 2))
         return row
 
-    @contextmanager
-    def _stop_on_signals(self):
-        """SIGINT and SIGTERM ask the loop to stop after the current iteration (it then saves); a second signal
-        does not abort the save. Installed only in the main thread (where Python delivers signals)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def ask_to_stop(signum, _frame):
-            if self.stop_signal is None:
-                self.stop_signal = signum
-                print(f"\n{signal.Signals(signum).name}: stopping after this iteration and saving a checkpoint",
-                      file=sys.stderr, flush=True)
-
-        previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def _ask_to_stop(self, signum: int) -> None:
+        """SIGINT or SIGTERM: stop after the current iteration (the loop then saves); a second signal does not
+        abort the save."""
+        if self.stop_signal is None:
+            self.stop_signal = signum
+            print(f"\n{signal.Signals(signum).name}: stopping after this iteration and saving a checkpoint",
+                  file=sys.stderr, flush=True)
 
     def run(self, on_log: Callable[[dict], None] | None = None) -> dict:
         """Train until `iterations`; returns the last metrics row, and releases the folder.
@@ -440,7 +435,7 @@ class Trainer:
         try:
             prepare_kernels(self.policy.cell)  # a first-use compile happens here, not inside the bar's first iteration
             start, start_episodes = time.perf_counter(), self.episodes
-            with self._stop_on_signals():
+            with stop_signals_call(self._ask_to_stop):
                 if self.progress:
                     from tqdm.auto import tqdm
 
@@ -457,9 +452,9 @@ class Trainer:
                             bar.update(1)
                 except KeyboardInterrupt:
                     self.stop_signal = signal.SIGINT
-                self.save()
+                self.save()     # (raises, stating the iteration on disk, when it cannot save)
                 if self.stop_signal is not None:
-                    raise RunInterrupted(self.stop_signal, checkpoint_iteration(self.run_dir))
+                    raise RunInterrupted(self.stop_signal, self.iteration)
         finally:
             if bar is not None:
                 bar.close()
