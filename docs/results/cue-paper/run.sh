@@ -4,7 +4,8 @@
 # the same for a first segment and for every later one (--resume when the folder holds a run). Each segment's end
 # is logged in segments.log with the commit that ran it; stop a segment with SIGTERM (it saves), then commit
 # checkpoint.pt, metrics.csv, config.yaml and segments.log.
-# Usage, from the repository root in the environment `make` creates: bash docs/results/cue-paper/run.sh [SECONDS]
+# Usage, from the repository root in the environment `make` creates:
+#   bash docs/results/cue-paper/run.sh [SECONDS [CELL...]]     (CELL: modul, plastic; both when none is named)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 HERE=docs/results/cue-paper
@@ -22,6 +23,9 @@ segment() {     # NAME CELL
   echo "$start - $(date -u +%Y-%m-%dT%H:%MZ) commit $commit: $(tail -1 "$run.log")" \
       >> "$run/segments.log"
 }
-segment modul-seed0 modul &
-segment plastic-seed0 plastic &
+shift || true
+CELLS=("${@:-modul plastic}")
+for cell in ${CELLS[*]}; do
+  segment "$cell-seed0" "$cell" &
+done
 wait
