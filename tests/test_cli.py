@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from plastic_agents.cells.native import load_kernels
 from train.cli import main
 from train.presets import PRESETS
 from train.run_dir import CHECKPOINT_FILE, load_checkpoint, load_run_config
@@ -160,13 +161,20 @@ def test_bench_training_json(capsys, monkeypatch):
 
     original = bench.run_training_benchmark
     monkeypatch.setattr(bench, "run_training_benchmark",
-                        lambda iterations, overrides: original(iterations=3, overrides={
+                        lambda preset, iterations, overrides: original(preset, iterations=3, overrides={
                             **overrides, "batch_size": 2, "hidden_size": 8}))
     assert main(["bench", "--only", "training", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)["training"]
-    assert result["fast"]["episodes_per_s"] > 0 and result["naive"]["episodes_per_s"] > 0
-    assert len(result["round_speedups"]) == 3
-    assert min(result["round_speedups"]) <= result["speedup"] <= max(result["round_speedups"])
+    results = json.loads(capsys.readouterr().out)["training"]
+    assert list(results) == ["maze-paper", "cue-paper"]      # the maze's and the cue task's sizes
+    for preset, result in results.items():
+        assert result["preset"] == preset and result["cell"] == ("modplast" if preset == "maze-paper" else "modul")
+        assert result["fast"]["episodes_per_s"] > 0 and result["naive"]["episodes_per_s"] > 0
+        assert len(result["round_speedups"]) == 3
+        assert min(result["round_speedups"]) <= result["speedup"] <= max(result["round_speedups"])
+        parts = result["fast"]["parts"]
+        assert set(parts) == set(bench.PARTS) and all(v >= 0 for v in parts.values())
+        if load_kernels() is not None:      # the plastic kinds act and update on the kernel
+            assert parts["acting_kernel"] > 0 and parts["backward_kernel"] > 0
 
 
 @pytest.mark.parametrize("argv,message", [

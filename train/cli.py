@@ -258,10 +258,10 @@ def cmd_bench(args) -> int:
         results["cells"] = (cell_benchmark(kinds=("rnn", "modplast", "modul"), repeats=1, device=args.device)
                             if args.quick else cell_benchmark(device=args.device))
     if "training" in parts:
-        from train.bench import run_training_benchmark
+        from train.bench import run_training_benchmarks
 
-        results["training"] = run_training_benchmark(iterations=2 if args.quick else 10,
-                                                     overrides={"device": args.device})
+        results["training"] = run_training_benchmarks(iterations=2 if args.quick else 10,
+                                                      overrides={"device": args.device})
     if args.json:
         print(json.dumps(results, indent=1, default=str))
     else:
@@ -281,13 +281,9 @@ def _print_bench(results: dict) -> None:
         print("\nCells, forward+backward over one batch of episodes (reference = naive B x N x N autograd):")
         print_report(results["cells"])
     if "training" in results:
-        t = results["training"]
-        print(f"\nEnd-to-end training ({t['preset']}, {t['iterations']} iterations each, interleaved):")
-        for name in ("fast", "naive"):
-            r = t[name]
-            print(f"  {name:>6}: {r['episodes_per_s']:8.1f} episodes/s  ({r['seconds_per_iteration']:.3f} s/iteration)")
-        rounds = sorted(t["round_speedups"])
-        print(f"  speed-up fast / naive: {t['speedup']:.2f}x (per round: {rounds[0]:.2f}x to {rounds[-1]:.2f}x)")
+        from train.bench import format_training_report
+
+        print("\n" + format_training_report(results["training"]))
 
 
 def cmd_demo(args) -> int:

@@ -10,12 +10,14 @@ the keep mask, traces checkpointed every `segment` steps and recomputed in backw
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -157,6 +159,62 @@ def load_kernels():
                 warnings.warn(f"backpropamine: the native plastic kernel could not be built ({exc!s:.300}); "
                               "using the PyTorch path", RuntimeWarning, stacklevel=2)
         return _STATE["module"]
+
+
+class _TimedStepper:
+    """A kernel Stepper whose `step` reports its duration (see timed_kernels)."""
+
+    def __init__(self, stepper, record):
+        self._stepper, self._record = stepper, record
+
+    def step(self, *args):
+        start = time.perf_counter()
+        self._stepper.step(*args)
+        self._record("step", time.perf_counter() - start)
+
+
+class _TimedKernels:
+    """The kernel module with its calls timed (see timed_kernels); every other attribute is the module's."""
+
+    def __init__(self, module, record):
+        self._module, self._record = module, record
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def _timed(self, name, *args):
+        start = time.perf_counter()
+        result = getattr(self._module, name)(*args)
+        self._record(name, time.perf_counter() - start)
+        return result
+
+    def forward(self, *args):
+        return self._timed("forward", *args)
+
+    def backward(self, *args):
+        return self._timed("backward", *args)
+
+    def stepper(self, *args):
+        return _TimedStepper(self._module.stepper(*args), self._record)
+
+
+@contextlib.contextmanager
+def timed_kernels(record: Callable[[str, float], None]):
+    """Within the block, `load_kernels()` returns the kernel with each call of its fused forward, its backward and
+    its acting step reported to `record(name, seconds)`, name one of "forward", "backward", "step" (the training
+    bench's per-part breakdown). Cells and recordings made inside the block keep reporting after it. A no-op when
+    the kernel is not available."""
+    module = load_kernels()
+    if module is None:
+        yield
+        return
+    with _LOCK:
+        _STATE["module"] = _TimedKernels(module, record)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _STATE["module"] = module
 
 
 def prepare_kernels(cell) -> None:
