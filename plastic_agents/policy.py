@@ -92,6 +92,7 @@ class Rollout:
     def finish(self) -> ActingTrace:
         """The ActingTrace of the steps taken (at least one)."""
         if self._recording is not None:
+            self._recording.finish()
             return ActingTrace(self._recording.x_seq, self._recording.state(), "replay", self._recording)
         hidden = torch.stack(self._hidden)
         if self.keep_graph:

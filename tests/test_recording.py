@@ -120,6 +120,52 @@ def test_replay_recomputes_after_the_parameters_changed():
     torch.testing.assert_close(x_replay, x_fresh)
 
 
+def _replay_gradients(cell, u, recording):
+    weights = torch.randn(T, B, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    x = cell.replay(u, recording)
+    return torch.autograd.grad((x * weights).sum(), list(cell.parameters()))
+
+
+def test_a_finished_recording_lends_its_checkpoints_to_the_next_and_then_recomputes():
+    cell, _ = fast_and_reference("modul", IN, N, seed=0, scale=0.8)
+    cell = cell.double()
+    u1 = torch.randn(T, B, IN, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    u2 = torch.randn(T, B, IN, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    first, _ = _record(cell, u1, T)
+    expected_first = _replay_gradients(cell, u1, first)
+    first.finish()
+    with pytest.raises(RuntimeError, match="finished"):
+        first.step(u1[0])
+    second, _ = _record(cell, u2, T)
+    # The second recording writes its checkpoints into the first's buffers ...
+    assert second.h_ck.data_ptr() == first.h_ck.data_ptr() and second.e_ck.data_ptr() == first.e_ck.data_ptr()
+    assert first.checkpoints_reused and not second.checkpoints_reused
+    # ... so the first one's replay recomputes, and both give the gradients of their own rollouts.
+    for a, b in zip(_replay_gradients(cell, u1, first), expected_first):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+    x2, _ = cell.forward_sequence(u2, cell.initial_state(B, dtype=torch.float64))
+    weights = torch.randn(T, B, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for a, b in zip(_replay_gradients(cell, u2, second),
+                    torch.autograd.grad((x2 * weights).sum(), list(cell.parameters()))):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+
+
+def test_recordings_that_act_at_once_or_differ_in_size_get_their_own_checkpoints():
+    cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
+    u = torch.randn(T, B, IN)
+    first = cell.start_recording(B, T)
+    second = cell.start_recording(B, T)     # the first has not finished: it keeps its buffers
+    assert second.h_ck.data_ptr() != first.h_ck.data_ptr()
+    with torch.no_grad():
+        for t in range(T):
+            first.step(u[t])
+            second.step(u[t])
+    torch.testing.assert_close(first.x_seq, second.x_seq)
+    first.finish()
+    other_size = cell.start_recording(B + 1, T)     # the spare does not fit: new buffers, the first keeps its own
+    assert other_size.h_ck.data_ptr() != first.h_ck.data_ptr() and not first.checkpoints_reused
+
+
 def test_replay_refuses_a_mismatched_sequence():
     cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
     u = torch.randn(T, B, IN)

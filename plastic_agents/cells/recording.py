@@ -18,6 +18,8 @@ Recordings are made by `PlasticRNNCell.start_recording` (cells/plastic.py), whic
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -59,8 +61,10 @@ class Recording:
         self.drive = p.new_zeros(batch_size, width)
         self.elig = p.new_zeros(batch_size if self.mode == MODUL else 0, n, width)
         n_ck = -(-cap // self.segment)
-        self.h_ck = p.new_empty(n_ck, batch_size, n, width)
-        self.e_ck = p.new_empty(n_ck if self.mode == MODUL else 0, batch_size, n, width)
+        self.finished = False       # set by finish(): no more steps; the checkpoints may then go to a later recording
+        self.checkpoints_reused = False     # set when they did: the replay then recomputes
+        self.h_ck, self.e_ck = _take_spare_checkpoints(cell, (n_ck, batch_size, n, width),
+                                                       (n_ck if self.mode == MODUL else 0, batch_size, n, width), p)
         self._bind_parameters()
         self._bind_stepper()
 
@@ -114,6 +118,8 @@ class Recording:
         readout, `actions` (B,) = argmax(readout_out + noise[k]), noise a (K, B, A) float64 block of Gumbel
         noise (see rollout.GumbelSampler; None: the argmax of readout_out); advances the traces.  Runs without
         autograd (the kernel writes plain buffers)."""
+        if self.finished:
+            raise RuntimeError("this recording is finished: start a new one to act further")
         t = self.steps
         if t + 1 >= self.xs_buf.shape[0]:
             self._grow()
@@ -121,6 +127,14 @@ class Recording:
             u = u.to(self.w.dtype).contiguous()
         self._stepper.step(t, u, self._no_noise if noise is None else noise, k)
         self.steps = t + 1
+
+    def finish(self) -> None:
+        """End the acting: no more steps. The checkpoint buffers become the cell's spare, which the cell's next
+        recording of the same size takes (this one's replay then recomputes instead): each rollout would otherwise
+        allocate them afresh, and at the cue task's size (tens of MB) the OS maps and zeroes every page again."""
+        if not self.finished:
+            self.finished = True
+            self.cell._spare_checkpoints = (weakref.ref(self), self.h_ck, self.e_ck)
 
     @property
     def x_seq(self) -> torch.Tensor:
@@ -147,7 +161,7 @@ class Recording:
         if t_len != self.steps or batch != self.hebb.shape[0]:
             raise ValueError(f"u_seq has {t_len} steps of {batch} episodes, the recording {self.steps} of "
                              f"{self.hebb.shape[0]}")
-        if _versions(cell) != self.versions:
+        if _versions(cell) != self.versions or self.checkpoints_reused:
             x_seq, _ = cell.forward_sequence(u_seq, cell.initial_state(batch))
             return x_seq
         if u_seq.dtype != self.w.dtype:
@@ -156,6 +170,23 @@ class Recording:
         cfg = SequenceConfig(self.mode, self.clip, cell.options["alpha_mode"], params.fan_a is not None,
                              self.segment, True, self.kernels)
         return _Replay.apply(cfg, self, u_seq, cell.i2h.weight, cell.i2h.bias, *params.with_full_alpha())
+
+
+def _take_spare_checkpoints(cell, h_shape: tuple, e_shape: tuple, like: torch.Tensor):
+    """(h_ck, e_ck) of the given shapes for a new recording of `cell`: the spare that its last finished recording
+    left (see Recording.finish) when the shapes and dtype match, that recording then marked as having lost them;
+    else new (uninitialised) tensors. Only a finished recording gives its buffers up, so two rollouts acting at
+    once never share them."""
+    spare = getattr(cell, "_spare_checkpoints", None)
+    cell._spare_checkpoints = None
+    if spare is not None:
+        owner_ref, h_ck, e_ck = spare
+        if tuple(h_ck.shape) == h_shape and tuple(e_ck.shape) == e_shape and h_ck.dtype == like.dtype:
+            owner = owner_ref()
+            if owner is not None:
+                owner.checkpoints_reused = True
+            return h_ck, e_ck
+    return like.new_empty(h_shape), like.new_empty(e_shape)
 
 
 def _versions(cell) -> tuple:
