@@ -189,14 +189,14 @@ class CueRewardCore(TaskCore):
     def _draw_trials(self, rows: np.ndarray) -> None:
         """Draw the schedule of trial ``self.trial[rows]`` for rows ``rows`` (int64 (m,)) and set k = 0."""
         K = self.num_cues
-        keys = self.key[rows]
-        base = 1 + K + 3 * self.trial[rows]
-        extra = uniform_int(hash64(keys, base), self.max_extra_blanks + 1)
-        pair = uniform_int(hash64(keys, base + 1), K * (K - 1))
+        # The trial's three draws (counters base, base + 1, base + 2) hashed in one call: (m, 3) words.
+        words = hash64(self.key[rows, None], (1 + K + 3 * self.trial[rows])[:, None] + np.arange(3))
+        extra = uniform_int(words[:, 0], self.max_extra_blanks + 1)
+        pair = uniform_int(words[:, 1], K * (K - 1))
         first = pair // (K - 1)
         second = pair % (K - 1)
         second += second >= first
-        place = uniform_int(hash64(keys, base + 2), self._num_placements[extra])
+        place = uniform_int(words[:, 2], self._num_placements[extra])
         positions = self._placements[extra, place]  # (m, 2) positions within the middle steps
         self.length[rows] = BASE_TRIAL_LENGTH + extra
         self.cue1[rows] = first
