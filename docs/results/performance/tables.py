@@ -43,15 +43,43 @@ def cells_table(report: dict) -> list[str]:
 
 
 def training_table(reports: dict) -> list[str]:
-    lines = ["| threads | fast s/iteration | naive s/iteration | fast episodes/s | naive episodes/s | speed-up "
-             "(median) | per round |", "|" + "---|" * 7]
+    lines = ["| preset | threads | fast s/iteration | naive s/iteration | fast episodes/s | naive episodes/s | "
+             "speed-up (median) | per round |", "|" + "---|" * 8]
     for threads, report in reports.items():
-        t = report["training"]
-        rounds = sorted(t["round_speedups"])
-        lines.append(f"| {threads} | {t['fast']['seconds_per_iteration']:.3f} | "
-                     f"{t['naive']['seconds_per_iteration']:.3f} | {t['fast']['episodes_per_s']:.0f} | "
-                     f"{t['naive']['episodes_per_s']:.0f} | {t['speedup']:.1f}x | "
-                     f"{rounds[0]:.1f}x-{rounds[-1]:.1f}x |")
+        for preset, t in report["training"].items():
+            rounds = sorted(t["round_speedups"])
+            lines.append(f"| `{preset}` | {threads} | {t['fast']['seconds_per_iteration']:.3f} | "
+                         f"{t['naive']['seconds_per_iteration']:.3f} | {t['fast']['episodes_per_s']:.0f} | "
+                         f"{t['naive']['episodes_per_s']:.0f} | {t['speedup']:.1f}x | "
+                         f"{rounds[0]:.1f}x-{rounds[-1]:.1f}x |")
+    return lines
+
+
+PART_NAMES = ("acting_kernel", "env_step", "acting_other", "backward_kernel", "update_other")
+
+
+def parts_table(reports: dict) -> list[str]:
+    """The fast iteration's parts (median seconds each) per preset and thread count."""
+    lines = ["| preset | threads | " + " | ".join(PART_NAMES) + " | iteration |", "|" + "---|" * 8]
+    for threads, report in reports.items():
+        for preset, t in report["training"].items():
+            parts = t["fast"]["parts"]
+            lines.append(f"| `{preset}` | {threads} | " + " | ".join(f"{parts[p]:.4f}" for p in PART_NAMES)
+                         + f" | {t['fast']['seconds_per_iteration']:.4f} |")
+    return lines
+
+
+def side_by_side_table(folder: Path) -> list[str]:
+    """Before and after a speed change (side_by_side.sh): median seconds per iteration and per part."""
+    lines = ["| preset | threads | checkout | " + " | ".join(PART_NAMES) + " | iteration | speed-up |",
+             "|" + "---|" * 10]
+    for path in sorted(folder.glob("*.json")):
+        r = json.loads(path.read_text())
+        for name in ("base", "new"):
+            m = r[name]
+            speedup = f"{r['speedup']:.2f}x" if name == "new" else ""
+            lines.append(f"| `{r['preset']}` | {r['threads']} | {name} | "
+                         + " | ".join(f"{m[p]:.4f}" for p in PART_NAMES) + f" | {m['total']:.4f} | {speedup} |")
     return lines
 
 
@@ -78,7 +106,10 @@ def main() -> None:
     training = {label: load(name) for label, name in (("2", "training.json"), ("1", "training-1thread.json"))}
     training = {k: v for k, v in training.items() if v is not None}
     if training:
-        print("training:\n" + "\n".join(training_table(training)))
+        print("training:\n" + "\n".join(training_table(training)) + "\n")
+        print("training parts:\n" + "\n".join(parts_table(training)) + "\n")
+    if (HERE / "side-by-side").is_dir():
+        print("side by side:\n" + "\n".join(side_by_side_table(HERE / "side-by-side")))
 
 
 if __name__ == "__main__":
