@@ -64,16 +64,21 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment variable for the base worker only (e.g. OMP_WAIT_POLICY=PASSIVE)")
+    p.add_argument("--new-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment variable for the new worker only")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         worker(args.preset, args.threads)
         return
     workers = {}
+    extra = {"base": args.base_env, "new": args.new_env}
     for name, root in (("base", args.base), ("new", args.new)):
         root = os.path.abspath(root)
         env = {**os.environ, "PYTHONPATH": root, "TORCH_EXTENSIONS_DIR": os.path.join(root, ".ext"),
-               "OMP_NUM_THREADS": str(args.threads)}
+               "OMP_NUM_THREADS": str(args.threads), **dict(item.split("=", 1) for item in extra[name])}
         workers[name] = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), args.base, args.new, "--worker", "--preset", args.preset,
              "--threads", str(args.threads)], cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -101,7 +106,8 @@ def main() -> None:
         w.stdin.close()
         w.wait()
     result = {"preset": args.preset, "threads": args.threads, "iterations": args.iterations,
-              "checkouts": {"base": args.base, "new": args.new}}
+              "checkouts": {"base": args.base, "new": args.new},
+              "environment": {"base": args.base_env, "new": args.new_env}}
     for name, its in rows.items():
         result[name] = {key: statistics.median(it[key] for it in its) for key in its[0]}
         result[name]["all_totals"] = [it["total"] for it in its]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Training iterations of commit BASE (default aab9bcd: the main of issue 19's start plus the bench's per-part timing,
-# no speed change) and of this checkout side by side (side_by_side.py), at the cue task's size (cue-paper) and the
-# maze's (maze-paper), two threads, writing <preset>.json into side-by-side/. Run it on an otherwise idle machine.
+# no speed change) and of this checkout side by side (side_by_side.py), at the cue task's size (cue-paper, two
+# threads and one) and the maze's (maze-paper, two threads), writing <preset>-<threads>t.json into side-by-side/;
+# then this checkout against itself with OpenMP's threads sleeping instead of spinning between parallel regions
+# (OMP_WAIT_POLICY=PASSIVE for "new"), cue-paper-passive-2t.json. Run it on an otherwise idle machine.
 # Usage, from the repository root in the environment `make` creates: bash docs/results/performance/side_by_side.sh [BASE]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -18,8 +20,12 @@ for dir in "$WT" "$ROOT"; do     # each checkout's kernel build, before any timi
 done
 { echo "base: $(git rev-parse --short "$BASE"), new: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- plastic_agents train || echo ' (with uncommitted changes)')"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$OUT/host.txt"
-for preset in cue-paper maze-paper; do
-  "$ROOT/.venv/bin/python" docs/results/performance/side_by_side.py "$WT" "$ROOT" --preset "$preset" \
-      --iterations 20 --threads 2 > "$OUT/$preset.json"
-done
+run() {   # PRESET THREADS NAME [side_by_side.py arguments]
+  "$ROOT/.venv/bin/python" docs/results/performance/side_by_side.py "$WT" "$ROOT" --preset "$1" --threads "$2" \
+      --iterations 20 "${@:4}" > "$OUT/$3.json"
+}
+run cue-paper 2 cue-paper-2t
+run cue-paper 1 cue-paper-1t
+run maze-paper 2 maze-paper-2t
+WT=$ROOT run cue-paper 2 cue-paper-passive-2t --new-env OMP_WAIT_POLICY=PASSIVE
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/host.txt"

@@ -78,7 +78,9 @@ def side_by_side_table(folder: Path) -> list[str]:
         for name in ("base", "new"):
             m = r[name]
             speedup = f"{r['speedup']:.2f}x" if name == "new" else ""
-            lines.append(f"| `{r['preset']}` | {r['threads']} | {name} | "
+            env = " ".join(r.get("environment", {}).get(name, []))
+            label = f"{name} ({r['checkouts'][name]}{', ' + env if env else ''})"
+            lines.append(f"| `{r['preset']}` | {r['threads']} | {label} | "
                          + " | ".join(f"{m[p]:.4f}" for p in PART_NAMES) + f" | {m['total']:.4f} | {speedup} |")
     return lines
 
