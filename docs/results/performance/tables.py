@@ -79,7 +79,7 @@ def side_by_side_table(folder: Path) -> list[str]:
             m = r[name]
             speedup = f"{r['speedup']:.2f}x" if name == "new" else ""
             env = " ".join(r.get("environment", {}).get(name, []))
-            label = f"{name} ({r['checkouts'][name]}{', ' + env if env else ''})"
+            label = f"{name} ({env})" if env else name
             lines.append(f"| `{r['preset']}` | {r['threads']} | {label} | "
                          + " | ".join(f"{m[p]:.4f}" for p in PART_NAMES) + f" | {m['total']:.4f} | {speedup} |")
     return lines
