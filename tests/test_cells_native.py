@@ -80,7 +80,10 @@ def test_native_matches_pytorch_path_and_reference(kind, options, monkeypatch):
 @pytest.mark.parametrize("kind,alpha_mode,fanout", [
     ("plastic", "connection", False), ("modplast", "neuron", True), ("modul", "connection", False),
     ("modul", "scalar", True)])
-def test_gradcheck_native_float64(kind, alpha_mode, fanout, monkeypatch):
+@pytest.mark.parametrize("final_traces", [True, False], ids=["final-traces-used", "x-only"])
+def test_gradcheck_native_float64(kind, alpha_mode, fanout, final_traces, monkeypatch):
+    """x_only: the loss ignores the final traces, so the kernel gets no incoming trace gradients, yet H0 and E0
+    still get theirs (through x)."""
     spy = _Spy(monkeypatch, fused.NativePlasticSequence)
     t, b, n, clip = 5, 2, 4, 0.8
     g = torch.Generator().manual_seed(11)
@@ -108,13 +111,37 @@ def test_gradcheck_native_float64(kind, alpha_mode, fanout, monkeypatch):
         params = PlasticParameters(**{k: kw[k] for k in PlasticParameters._fields if k in kw})
         xs, _m, h, e = fused.plastic_sequence(kind, clip, alpha_mode, kw["a_seq"], keep, kw["x0"], kw["hebb0"],
                                               kw.get("elig0"), params, segment=2)
+        if not final_traces:
+            return xs
         return (xs, h) if e is None else (xs, h, e)
 
-    with torch.no_grad():
-        h_final = f(*args.values())[1]
-    assert float(h_final.abs().max()) == pytest.approx(clip)            # some traces are clipped
+    if final_traces:
+        with torch.no_grad():
+            h_final = f(*args.values())[1]
+        assert float(h_final.abs().max()) == pytest.approx(clip)            # some traces are clipped
     assert torch.autograd.gradcheck(f, tuple(args.values()), atol=1e-6, rtol=1e-5)
     assert spy.calls > 0
+
+
+@needs_kernel
+@pytest.mark.parametrize("kind", ["plastic", "modul"])
+def test_backward_gradients_do_not_depend_on_the_thread_count(kind):
+    """Each thread adds its rows' d_alpha into its own slot: one thread and two give the same sums."""
+    torch.manual_seed(0)
+    cell, _ = _cells(kind)
+    cell = cell.double()
+    u = torch.randn(9, 7, I, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    grads = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            x, _ = cell.forward_sequence(u, cell.initial_state(7, dtype=torch.float64))
+            grads.append(torch.autograd.grad(x.square().sum(), list(cell.parameters())))
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
 
 
 @needs_kernel

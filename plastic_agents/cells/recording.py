@@ -215,7 +215,7 @@ class _Replay(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_xs):
-        grads = native_grads(ctx, g_xs, None, None)
+        grads = native_grads(ctx, g_xs, None, None, initial_traces=False)    # the replay starts from zero traces
         # native_grads follows the fused function's inputs (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w,
         # mod_b, fan_a, fan_c); the replay has no keep, x0, H0 or E0, and takes u_seq and the projection instead
         # of a_seq = u_seq W_in^T + b_in.

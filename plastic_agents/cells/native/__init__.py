@@ -269,6 +269,7 @@ class NativePlasticSequence(torch.autograd.Function):
             c(elig0) if elig0 is not None else empty, c(w), c(amat), scalar_value(eta), scalar_value(eta_e), mod_w_t,
             scalar_value(mod_b), fa, fc)
         ctx.cfg = cfg
+        ctx.set_materialize_grads(False)    # an unused output's gradient arrives as None, not as zeros (B, N, N)
         if cfg.save:
             ctx.save_for_backward(xs, ps, ms, keep_t, h_ck, e_ck, c(w), c(amat), eta, eta_e, mod_w_t, mod_b, fa, fc)
         ctx.mark_non_differentiable(ms)
@@ -276,25 +277,32 @@ class NativePlasticSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_xs, _g_ms, g_hebb, g_elig):
-        return (None, *native_grads(ctx, g_xs, g_hebb, g_elig))
+        # (needs_input_grad follows forward's inputs: cfg, a_seq, keep, x0, hebb0, elig0, ...)
+        return (None, *native_grads(ctx, g_xs, g_hebb, g_elig,
+                                    initial_traces=ctx.needs_input_grad[4] or ctx.needs_input_grad[5]))
 
 
-def native_grads(ctx, g_xs, g_hebb, g_elig):
+def native_grads(ctx, g_xs, g_hebb, g_elig, initial_traces: bool = True):
     """The kernel's backward from a context that saved (xs, ps, ms, keep, h_ck, e_ck, w, A, eta, eta_e, mod_w,
     mod_b, fan_a, fan_c) and holds `cfg`: gradients of (a_seq, keep, x0, H0, E0, w, A, eta, eta_e, mod_w (1, N),
-    mod_b, fan_a, fan_c), None where there is none.  g_hebb, g_elig: gradients of the final traces or None."""
+    mod_b, fan_a, fan_c), None where there is none.  g_hebb, g_elig: gradients of the final traces or None.
+    initial_traces False: the gradients of H0 and E0 are not wanted (None; with no final-trace gradients either,
+    the kernel then allocates no (B, N, N) gradient matrices)."""
     cfg = ctx.cfg
     xs, ps, ms, keep_t, h_ck, e_ck, w, amat, eta, eta_e, mod_w_t, mod_b, fa, fc = ctx.saved_tensors
     t_len, batch, n = xs.shape
     modul = e_ck.numel() > 0
     g_xs = g_xs.contiguous() if g_xs is not None else torch.zeros_like(xs)
-    g_h = g_hebb.clone(memory_format=torch.contiguous_format) if g_hebb is not None \
-        else xs.new_zeros(batch, n, n)
     empty = xs.new_empty(0)
-    g_e = empty
-    if modul:
-        g_e = g_elig.clone(memory_format=torch.contiguous_format) if g_elig is not None \
-            else xs.new_zeros(batch, n, n)
+    traced = initial_traces or g_hebb is not None or g_elig is not None
+
+    def incoming(g):
+        if not traced:
+            return empty
+        return g.clone(memory_format=torch.contiguous_format) if g is not None else xs.new_zeros(batch, n, n)
+
+    g_h = incoming(g_hebb)
+    g_e = incoming(g_elig) if modul else empty
     d_pre, d_x0, d_h0, d_e0, d_a, d_mw, d_fa, d_fc, d_sc = cfg.kernels.backward(
         cfg.mode, cfg.clip, cfg.segment, xs, ps, ms, keep_t, h_ck, e_ck, g_xs, g_h, g_e, w, amat,
         scalar_value(eta), scalar_value(eta_e), mod_w_t, scalar_value(mod_b), fa, fc)
@@ -306,5 +314,6 @@ def native_grads(ctx, g_xs, g_hebb, g_elig):
     d_mod_w = d_mw.sum(0).view(1, n) if modulated else None
     d_mod_b = sc[2:3] if modulated else None
     fan = fa.numel() > 0
-    return (d_pre, None, d_x0, d_h0, d_e0 if modul else None, d_w, d_a.sum(0), d_eta, d_eta_e,
+    return (d_pre, None, d_x0, d_h0 if traced else None, d_e0 if modul and traced else None, d_w, d_a.sum(0),
+            d_eta, d_eta_e,
             d_mod_w, d_mod_b, d_fa.sum(0) if fan else None, d_fc.sum(0) if fan else None)

@@ -106,6 +106,7 @@ template <typename T>
 struct Params {
   int64_t mode, t_len, batch, n, seg;
   int64_t ld;  // row stride of the kernels' own (N, N) matrices: row_width(N)
+  int64_t slots = 1;  // the backward's per-thread d_alpha slots
   bool fanout, has_keep;
   T clip, eta, eta_e;
   const T *w, *alpha, *mod_w, *fan_a, *fan_c, *keep;
@@ -567,9 +568,10 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
   if (DO1) s1.sum_ge_e = sge;
 }
 
-// Per-row gradient accumulators, summed over rows by the caller: d_alpha (B, N, N), d_mod_w, d_fan_a, d_fan_c
-// (B, N), d_scalars (B, 3) = (d_eta, d_eta_e, d_mod_b).  (Each thread sums d_alpha over its rows into the first
-// row's slot; the others stay zero.)
+// Per-row gradient accumulators, summed over rows by the caller: d_mod_w, d_fan_a, d_fan_c (B, N), d_scalars
+// (B, 3) = (d_eta, d_eta_e, d_mod_b); d_alpha (S, N, N) per thread (each thread adds the sum over its rows into
+// slot at::get_thread_num() < S), summed by the caller.  g_h_all, g_e_all (B, N, N): the incoming gradients of
+// the final traces, replaced by d_h0, d_e0; null when there are none and d_h0, d_e0 are not wanted (the replay).
 //
 // The (N, N) matrices of the passes (checkpoints, recomputed traces, gradient traces, d_alpha, and P.w, P.alpha,
 // which the caller pads) are laid out with rows of P.ld >= N entries, P.ld a multiple of the vector width, the
@@ -606,8 +608,14 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
       x_pad[k] = v + 5 * ld;
     }
     for (int64_t b = b0; b < b1; ++b) {
-      rows_to_padded(g_h_all + b * nn, gh.data(), n, ld);
-      if (MOD) rows_to_padded(g_e_all + b * nn, ge.data(), n, ld);
+      if (g_h_all)
+        rows_to_padded(g_h_all + b * nn, gh.data(), n, ld);
+      else
+        std::fill(gh.begin(), gh.end(), T(0));
+      if (MOD && g_e_all)
+        rows_to_padded(g_e_all + b * nn, ge.data(), n, ld);
+      else if (MOD)
+        std::fill(ge.begin(), ge.end(), T(0));
       T* dmw = modulated ? d_mod_w_all + b * n : nullptr;
       T* dfa = P.fanout ? d_fan_a_all + b * n : nullptr;
       T* dfc = P.fanout ? d_fan_c_all + b * n : nullptr;
@@ -721,14 +729,22 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
             sweep<T, MOD, false, true>(P, dpre.data(), st, prepare(t - 1), gh.data(), ge.data(), dal.data());
         }
       }
-      padded_to_rows(gh.data(), g_h_all + b * nn, n, ld);
-      if (MOD) padded_to_rows(ge.data(), g_e_all + b * nn, n, ld);
+      if (g_h_all) padded_to_rows(gh.data(), g_h_all + b * nn, n, ld);
+      if (MOD && g_e_all) padded_to_rows(ge.data(), g_e_all + b * nn, n, ld);
       std::copy(carry.begin(), carry.end(), d_x0 + b * n);
       d_sc_all[b * 3 + 0] = d_eta;
       d_sc_all[b * 3 + 1] = d_eta_e;
       d_sc_all[b * 3 + 2] = d_mod_b;
     }
-    if (b1 > b0) padded_to_rows(dal.data(), d_alpha_all + b0 * nn, n, ld);
+    if (b1 > b0) {
+      const int64_t tid = at::get_thread_num();
+      TORCH_INTERNAL_ASSERT(tid >= 0 && tid < P.slots, "thread ", tid, " has no d_alpha slot");
+      T* slot = d_alpha_all + tid * nn;
+      for (int64_t i = 0; i < n; ++i) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) slot[i * n + j] += dal[i * ld + j];
+      }
+    }
   });
 }
 
@@ -745,9 +761,10 @@ void backward_impl(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
                             d_mod_w_all, d_fan_a_all, d_fan_c_all, d_sc_all);
 }
 
-// Returns (d_pre (T, B, N), d_x0 (B, N), d_h0 (B, N, N), d_e0, d_alpha (B, N, N), d_mod_w (B, N), d_fan_a (B, N),
-// d_fan_c (B, N), d_scalars (B, 3)); g_hebb and g_elig (B, N, N) are the incoming gradients of the final traces
-// (zeros when unused) and are consumed (become d_h0 and d_e0).
+// Returns (d_pre (T, B, N), d_x0 (B, N), d_h0 (B, N, N), d_e0, d_alpha (S, N, N) per thread, d_mod_w (B, N),
+// d_fan_a (B, N), d_fan_c (B, N), d_scalars (B, 3)); g_hebb and g_elig (B, N, N) are the incoming gradients of the
+// final traces and are consumed (become d_h0 and d_e0), or both empty: no incoming gradient, and d_h0, d_e0 are
+// returned empty (not computed).
 std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Tensor xs, at::Tensor ps, at::Tensor ms,
                                  at::Tensor keep, at::Tensor h_ck, at::Tensor e_ck, at::Tensor g_xs,
                                  at::Tensor g_hebb, at::Tensor g_elig, at::Tensor w, at::Tensor alpha, double eta,
@@ -755,7 +772,9 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
   const int64_t B = xs.size(1), n = xs.size(2);
   auto d_pre = at::empty_like(xs);
   auto d_x0 = at::empty({B, n}, xs.options());
-  auto d_alpha = at::zeros({B, n, n}, xs.options());
+  auto d_alpha = at::zeros({std::max<int64_t>(1, at::get_num_threads()), n, n}, xs.options());
+  const bool have_gh = g_hebb.numel() > 0, have_ge = g_elig.numel() > 0;
+  TORCH_CHECK(mode != MODUL || have_gh == have_ge, "give both final-trace gradients or neither");
   auto d_mod_w = at::zeros({mode == PLASTIC ? 0 : B, n}, xs.options());
   const bool fan = fan_a.numel() > 0;
   auto d_fan_a = at::zeros({fan ? B : 0, n}, xs.options());
@@ -768,10 +787,12 @@ std::vector<at::Tensor> backward(int64_t mode, double clip, int64_t seg, at::Ten
   AT_DISPATCH_FLOATING_TYPES(xs.scalar_type(), "plastic_backward", [&] {
     auto P = make_params<scalar_t>(mode, clip, seg, xs, keep, w_pad, alpha_pad, eta, eta_e, mod_w, mod_b, fan_a,
                                    fan_c);
+    P.slots = d_alpha.size(0);
     backward_impl<scalar_t>(P, xs.data_ptr<scalar_t>(), ps.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : ms.data_ptr<scalar_t>(), h_ck.data_ptr<scalar_t>(),
                             mode == MODUL ? e_ck.data_ptr<scalar_t>() : nullptr, g_xs.data_ptr<scalar_t>(),
-                            g_hebb.data_ptr<scalar_t>(), mode == MODUL ? g_elig.data_ptr<scalar_t>() : nullptr,
+                            have_gh ? g_hebb.data_ptr<scalar_t>() : nullptr,
+                            mode == MODUL && have_ge ? g_elig.data_ptr<scalar_t>() : nullptr,
                             d_pre.data_ptr<scalar_t>(), d_x0.data_ptr<scalar_t>(), d_alpha.data_ptr<scalar_t>(),
                             mode == PLASTIC ? nullptr : d_mod_w.data_ptr<scalar_t>(),
                             fan ? d_fan_a.data_ptr<scalar_t>() : nullptr, fan ? d_fan_c.data_ptr<scalar_t>() : nullptr,
