@@ -568,6 +568,17 @@ inline void sweep(const Params<T>& P, const T* dpre, BackStep<T>& s2, BackStep<T
   if (DO1) s1.sum_ge_e = sge;
 }
 
+// Scratch buffer `slot` of the calling thread, `size` zeros: kept from call to call, so that a backward does not
+// map and zero megabytes of new pages for it each time (at the cue task's size its segment's traces are 3.6 MB).
+// A slot is one buffer per thread and type: a caller must not hold two of the same slot at once.
+template <typename T>
+std::vector<T>& zeroed_scratch(int slot, int64_t size) {
+  thread_local std::vector<T> buffers[5];
+  std::vector<T>& v = buffers[slot];
+  v.assign(size, T(0));
+  return v;
+}
+
 // Per-row gradient accumulators, summed over rows by the caller: d_mod_w, d_fan_a, d_fan_c (B, N), d_scalars
 // (B, 3) = (d_eta, d_eta_e, d_mod_b); d_alpha (S, N, N) per thread (each thread adds the sum over its rows into
 // slot at::get_thread_num() < S), summed by the caller.  g_h_all, g_e_all (B, N, N): the incoming gradients of
@@ -593,8 +604,13 @@ void backward_rows(const Params<T>& P, const T* xs, const T* ps, const T* ms, co
     const int64_t n_seg = (TT + seg - 1) / seg;
     const T ee = P.eta_e;
     const int64_t len = std::min(seg, TT);
-    // Zero-initialised, so the padding is zero; no pass writes a nonzero there.
-    std::vector<T> hs(len * np), es(MOD ? len * np : 0), gh(np), ge(MOD ? np : 0), dal(np);
+    // Zero-initialised, so the padding is zero; no pass writes a nonzero there.  The large ones are the thread's
+    // own, kept from call to call (see zeroed_scratch).
+    std::vector<T>& hs = zeroed_scratch<T>(0, len * np);
+    std::vector<T>& es = zeroed_scratch<T>(1, MOD ? len * np : 0);
+    std::vector<T>& gh = zeroed_scratch<T>(2, np);
+    std::vector<T>& ge = zeroed_scratch<T>(3, MOD ? np : 0);
+    std::vector<T>& dal = zeroed_scratch<T>(4, np);
     std::vector<T> vec(12 * ld), gx(n), dpre(ld), carry(n), rate_scratch(ld), rx_scratch(ld), x_scratch(ld);
     BackStep<T> steps[2];
     T* x_pad[2];
