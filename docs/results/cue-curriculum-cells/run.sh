@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Issue 21's contrast on the paper's information: the cue-curriculum preset (the eight modul seeds of
+# ../cue-curriculum) for modplast, plastic, lstm and rnn, N = 200 each, two runs at a time on one core each, seeds
+# in the order given; then each finished run's held-out evaluation (300 episodes, the curriculum's last stage: the
+# paper's observation, outcome never shown) into evaluate.jsonl, and curves.csv copied here. Re-running continues.
+# Usage, from the repository root in the environment `make` creates:
+#   bash docs/results/cue-curriculum-cells/run.sh 0,1,2      (then 3,4,5)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+HERE=docs/results/cue-curriculum-cells
+OUT=runs/cue-curriculum-cells
+echo "seeds $1: commit $(git rev-parse --short HEAD), start $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
+.venv/bin/backpropamine compare --preset cue-curriculum --cells modplast,plastic,lstm,rnn --seeds "$1" --threads 1 \
+    --jobs 2 --log-every 25 --no-tensorboard --out "$OUT"
+for run in "$OUT"/*-seed*/; do
+  name=$(basename "$run")
+  grep -q "\"$name\"" "$HERE/evaluate.jsonl" 2>/dev/null && continue
+  OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
+      | python3 -c "import json, sys; print(json.dumps({'run': '$name', **json.load(sys.stdin)}))" >> "$HERE/evaluate.jsonl"
+done
+cp "$OUT/curves.csv" "$HERE/curves.csv"
+for cell in modplast plastic lstm rnn; do cp "$OUT/$cell-seed0/config.yaml" "$HERE/config-$cell-seed0.yaml" 2>/dev/null || true; done
+echo "seeds $1: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
