@@ -166,6 +166,19 @@ def test_recordings_that_act_at_once_or_differ_in_size_get_their_own_checkpoints
     assert other_size.h_ck.data_ptr() != first.h_ck.data_ptr() and not first.checkpoints_reused
 
 
+def test_a_cell_with_a_spare_pickles_and_copies_without_it():
+    import copy
+    import pickle
+
+    cell, _ = fast_and_reference("modul", IN, N, seed=0, scale=0.8)
+    recording, _ = _record(cell, torch.randn(T, B, IN), T)
+    recording.finish()
+    assert cell._spare_checkpoints is not None
+    for clone in (pickle.loads(pickle.dumps(cell)), copy.deepcopy(cell)):
+        assert getattr(clone, "_spare_checkpoints", None) is None
+        torch.testing.assert_close(clone.w, cell.w)
+
+
 def test_replay_refuses_a_mismatched_sequence():
     cell, _ = fast_and_reference("modplast", IN, N, seed=0, scale=0.8)
     u = torch.randn(T, B, IN)

@@ -21,6 +21,13 @@ class PlasticRNNCell(CellBase):
 
     implementation = "fast"
 
+    def __getstate__(self):
+        # The last recording's spare checkpoint buffers (see Recording.finish) are scratch memory, with a weak
+        # reference to that recording: a pickled or deep-copied cell leaves them behind.
+        state = dict(super().__getstate__())
+        state.pop("_spare_checkpoints", None)
+        return state
+
     def _sequence(self, u_seq, keep, state):
         x_seq, _m_seq, hebb, elig = plastic_sequence(
             self.kind, self.clip, self.options["alpha_mode"], self.i2h(u_seq), keep, state.x, state.hebb, state.elig,
