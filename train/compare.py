@@ -221,11 +221,18 @@ def read_curve(run_dir: Path) -> list[dict]:
             for row in read_metric_rows(Path(run_dir) / METRICS_FILE)]
 
 
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile) of `values` (inclusive method; one value is all three)."""
     if len(values) == 1:
         return values[0], values[0], values[0]
     q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return q1, q2, q3
+
+
+def final_reward(rewards: list[float]) -> float:
+    """A run's final reward: the mean of the last 10 % (at least one) of its logged rewards, in logging order."""
+    tail = max(1, len(rewards) // 10)
+    return statistics.fmean(rewards[-tail:])
 
 
 def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: str | None = None) -> dict[str, Path]:
@@ -259,12 +266,11 @@ def summarise(trials: list[Trial], out_dir: Path, env_id: str, title: str | None
         length = min(len(r) for r in runs)
         episodes = [runs[0][i]["episodes"] for i in range(length)]
         per_step = [[r[i]["reward_mean"] for r in runs] for i in range(length)]
-        q1, med, q3 = zip(*(_quartiles(v) for v in per_step))
+        q1, med, q3 = zip(*(quartiles(v) for v in per_step))
         line, = ax.plot(episodes, med, label=f"{cell} (n={len(runs)})")
         ax.fill_between(episodes, q1, q3, alpha=0.2, color=line.get_color())
-        tail = max(1, length // 10)
-        finals = [statistics.fmean(r[i]["reward_mean"] for i in range(length - tail, length)) for r in runs]
-        f1, fmed, f3 = _quartiles(finals)
+        finals = [final_reward([r[i]["reward_mean"] for i in range(length)]) for r in runs]
+        f1, fmed, f3 = quartiles(finals)
         wall = statistics.fmean(r[length - 1]["wall_time"] for r in runs)
         table_rows.append((cell, len(runs), f"{fmed:.2f} [{f1:.2f}, {f3:.2f}]", f"{int(episodes[-1]):,}",
                            f"{wall:.0f}"))

@@ -16,20 +16,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))    # the repository's train package
 
+from train.compare import final_reward, quartiles  # noqa: E402
 from train.stats import mann_whitney  # noqa: E402
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
 
 
 def read_seeds(folders: list[Path], final_iteration: int | None, eval_key: str | None) -> dict:
@@ -52,9 +45,8 @@ def read_seeds(folders: list[Path], final_iteration: int | None, eval_key: str |
         for (cell, seed), points in rows.items():
             if seed in seeds.get(cell, {}):
                 raise SystemExit(f"{cell} seed {seed} is in two folders")
-            tail = max(1, len(points) // 10)
             seeds.setdefault(cell, {})[seed] = {
-                "final": statistics.fmean(float(p["reward_mean"]) for p in points[-tail:]),
+                "final": final_reward([float(p["reward_mean"]) for p in points]),
                 "episodes": int(points[-1]["episodes"]), "held_out": held_out.get(f"{cell}-seed{seed}")}
     return seeds
 

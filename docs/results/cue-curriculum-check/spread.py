@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))    # the repository's train package
+
+from train.compare import final_reward  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EARLIER = HERE.parent / "cue-curriculum"
@@ -30,8 +34,7 @@ def first_past(curve: dict[int, float], level: float, after: int = 0) -> int | N
 
 
 def final(curve: dict[int, float]) -> float:
-    points = [curve[it] for it in sorted(curve)]
-    return statistics.fmean(points[-max(1, len(points) // 10):])
+    return final_reward([curve[it] for it in sorted(curve)])
 
 
 def main() -> None:
