@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Issue 19's learning check: one cue-curriculum seed (seed 0, modul) trained with the sped-up code, as the eight
-# seeds of docs/results/cue-curriculum were (the same command with one seed), its held-out evaluation on the paper's
-# information, and its curve against those seeds' spread (spread.py). Then the maze sweep B (../maze-compare).
-# Usage, from the repository root in the environment `make` creates: bash docs/results/cue-curriculum-check/run.sh
+# Issue 19's learning check: cue-curriculum seeds (modul) trained with the sped-up code, as the eight seeds of
+# docs/results/cue-curriculum were (the same command with other seeds), two at a time on one core each; each
+# finished run's held-out evaluation on the paper's information (evaluate.jsonl), and the curves against those
+# seeds' spread (spread.py). Seed 0 ran first, alone (run.log); seeds 1-3 after it.
+# Usage, from the repository root in the environment `make` creates:
+#   bash docs/results/cue-curriculum-check/run.sh [SEEDS]      (default 0; re-running continues)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 HERE=docs/results/cue-curriculum-check
 OUT=runs/cue-curriculum-check
-echo "commit $(git rev-parse --short HEAD), start $(date -u +%Y-%m-%dT%H:%MZ)" > "$HERE/run.log"
-.venv/bin/backpropamine compare --preset cue-curriculum --cells modul --seeds 0 --threads 1 --jobs 1 \
+SEEDS=${1:-0}
+echo "seeds $SEEDS: commit $(git rev-parse --short HEAD), start $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
+.venv/bin/backpropamine compare --preset cue-curriculum --cells modul --seeds "$SEEDS" --threads 1 --jobs 2 \
     --log-every 25 --no-tensorboard --out "$OUT"
-OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$OUT/modul-seed0" --episodes 300 --json > "$HERE/evaluate.json"
+for run in "$OUT"/modul-seed*/; do
+  name=$(basename "$run")
+  grep -q "\"$name\"" "$HERE/evaluate.jsonl" 2>/dev/null && continue
+  OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
+      | python3 -c "import json, sys; print(json.dumps({'run': '$name', **json.load(sys.stdin)}))" >> "$HERE/evaluate.jsonl"
+done
 cp "$OUT/curves.csv" "$HERE/curves.csv"
 cp "$OUT/modul-seed0/config.yaml" "$HERE/config.yaml"
-echo "end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
+echo "seeds $SEEDS: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 .venv/bin/python "$HERE/spread.py" > "$HERE/spread.md"
-bash docs/results/maze-compare/more_seeds.sh B

@@ -1,5 +1,6 @@
-"""The check run's curve (curves.csv here) against the eight earlier seeds of ../cue-curriculum/curves.csv: at every
-logged update, whether the check's reward lies within the earlier seeds' range, and the headline figures of both.
+"""The check runs' curves (curves.csv here, one column per seed) against the eight earlier seeds of
+../cue-curriculum/curves.csv: at every logged update, whether a check's reward lies within the earlier seeds' range,
+and the headline figures of both.
 Prints markdown.
 
     python docs/results/cue-curriculum-check/spread.py
@@ -39,28 +40,42 @@ def final(curve: dict[int, float]) -> float:
 
 def main() -> None:
     earlier = curves(EARLIER / "curves.csv")
-    check = curves(HERE / "curves.csv")[0]
-    common = [it for it in sorted(check) if all(it in c for c in earlier.values())]
-    inside = [min(c[it] for c in earlier.values()) <= check[it] <= max(c[it] for c in earlier.values())
-              for it in common]
-    held = json.loads((HERE / "evaluate.json").read_text())
+    checks = curves(HERE / "curves.csv")
+    held = {json.loads(line)["run"]: json.loads(line)["reward_mean"]
+            for line in (HERE / "evaluate.jsonl").read_text().splitlines()}
     earlier_held = [json.loads(line)["reward_mean"]
                     for line in (EARLIER / "evaluate.jsonl").read_text().splitlines()]
+
+    def spread(values: list) -> str:
+        return f"{min(values)}-{max(values)}" if isinstance(values[0], int) else f"{min(values):.2f}-{max(values):.2f}"
+
+    def inside(check: dict[int, float]) -> str:
+        common = [it for it in sorted(check) if all(it in c for c in earlier.values())]
+        within = [min(c[it] for c in earlier.values()) <= check[it] <= max(c[it] for c in earlier.values())
+                  for it in common]
+        return f"{sum(within)} of {len(within)}"
+
+    def held_out(seed: int) -> str:
+        value = held.get(f"modul-seed{seed}")
+        return "-" if value is None else f"{value:.2f}"
+
     rows = [
-        ("logged updates within the earlier seeds' range", f"{sum(inside)} of {len(inside)}", ""),
-        ("first past 12, with the outcome shown (update)", str(first_past(check, 12)),
-         f"{min(first_past(c, 12) for c in earlier.values())}-{max(first_past(c, 12) for c in earlier.values())}"),
-        ("first past 12 on the paper's information (update)", str(first_past(check, 12, 1600)),
-         f"{min(first_past(c, 12, 1600) for c in earlier.values())}-"
-         f"{max(first_past(c, 12, 1600) for c in earlier.values())}"),
-        ("final reward (last 10 % of logged points)", f"{final(check):.2f}",
-         f"{min(final(c) for c in earlier.values()):.2f}-{max(final(c) for c in earlier.values()):.2f}"),
-        ("held out, paper's information (300 episodes)", f"{held['reward_mean']:.2f}",
-         f"{min(earlier_held):.2f}-{max(earlier_held):.2f}"),
+        ("logged updates within the earlier seeds' range", inside, None),
+        ("first past 12, with the outcome shown (update)", lambda c: str(first_past(c, 12)),
+         [first_past(c, 12) for c in earlier.values()]),
+        ("first past 12 on the paper's information (update)", lambda c: str(first_past(c, 12, 1600)),
+         [first_past(c, 12, 1600) for c in earlier.values()]),
+        ("final reward (last 10 % of logged points)", lambda c: f"{final(c):.2f}",
+         [final(c) for c in earlier.values()]),
     ]
-    print("| | check (seed 0, this code) | earlier 8 seeds (range) |\n|---|---|---|")
-    for name, value, spread in rows:
-        print(f"| {name} | {value} | {spread} |")
+    seeds = sorted(checks)
+    print("| | " + " | ".join(f"check seed {s}" for s in seeds) + " | earlier 8 seeds (range) |")
+    print("|---" * (len(seeds) + 2) + "|")
+    for name, value, earlier_values in rows:
+        cells = [value(checks[s]) for s in seeds]
+        print(f"| {name} | " + " | ".join(cells) + f" | {spread(earlier_values) if earlier_values else ''} |")
+    print("| held out, paper's information (300 episodes) | " + " | ".join(held_out(s) for s in seeds)
+          + f" | {spread(earlier_held)} |")
 
 
 if __name__ == "__main__":
