@@ -3,7 +3,7 @@ own trainer of the same preset and seed, taking iterations in turn (ABAB..., the
 that a slow spell of the machine falls on both alike. Reports each checkout's median seconds per iteration and per
 part (train.bench.IterationParts), and the ratio of the medians, as JSON.
 
-    python side_by_side.py BASE_DIR NEW_DIR [--preset cue-paper] [--iterations 20] [--threads 2]
+    python side_by_side.py BASE_DIR NEW_DIR [--preset cue-paper] [--cell CELL] [--iterations 20] [--threads 2]
 
 Each checkout runs its own code and its own build of the kernel (TORCH_EXTENSIONS_DIR=<checkout>/.ext), with the
 interpreter that runs this script. A worker sleeps while the other one runs, after a pause that lets OpenMP's
@@ -23,8 +23,9 @@ import time
 PAUSE_S = 0.2
 
 
-def worker(preset: str, threads: int) -> None:
-    """Build a fast trainer of `preset`, then for each line on stdin run one iteration and print its timings."""
+def worker(preset: str, cell: str | None, threads: int) -> None:
+    """Build a fast trainer of `preset` (with `cell` in place of the preset's, if given), then for each line on
+    stdin run one iteration and print its timings."""
     import tempfile
 
     import torch
@@ -35,8 +36,11 @@ def worker(preset: str, threads: int) -> None:
     from train.trainer import Trainer
 
     torch.set_num_threads(threads)
-    config = build_config({}, {"preset": preset, "tensorboard": False, "checkpoint_every": 10**9,
-                               "log_every": 10**9, "threads": threads})
+    settings = {"preset": preset, "tensorboard": False, "checkpoint_every": 10**9, "log_every": 10**9,
+                "threads": threads}
+    if cell is not None:
+        settings["cell"] = cell
+    config = build_config({}, settings)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(config, f"{tmp}/run", progress=False)
         prepare_kernels(trainer.policy.cell)
@@ -61,6 +65,7 @@ def main() -> None:
     p.add_argument("base")
     p.add_argument("new")
     p.add_argument("--preset", default="cue-paper")
+    p.add_argument("--cell", default=None, help="a cell in place of the preset's (same size and settings)")
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
@@ -71,7 +76,7 @@ def main() -> None:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.preset, args.threads)
+        worker(args.preset, args.cell, args.threads)
         return
     workers = {}
     extra = {"base": args.base_env, "new": args.new_env}
@@ -81,8 +86,8 @@ def main() -> None:
                "OMP_NUM_THREADS": str(args.threads), **dict(item.split("=", 1) for item in extra[name])}
         workers[name] = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), args.base, args.new, "--worker", "--preset", args.preset,
-             "--threads", str(args.threads)], cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True)
+             "--threads", str(args.threads)] + (["--cell", args.cell] if args.cell else []),
+            cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def iterate(name: str, command: str = "go") -> dict:
         time.sleep(PAUSE_S)
@@ -105,7 +110,7 @@ def main() -> None:
     for w in workers.values():
         w.stdin.close()
         w.wait()
-    result = {"preset": args.preset, "threads": args.threads, "iterations": args.iterations,
+    result = {"preset": args.preset, "cell": args.cell, "threads": args.threads, "iterations": args.iterations,
               "checkouts": {"base": args.base, "new": args.new},
               "environment": {"base": args.base_env, "new": args.new_env}}
     for name, its in rows.items():

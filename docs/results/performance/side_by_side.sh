@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Training iterations of commit BASE (default aab9bcd: the main of issue 19's start plus the bench's per-part timing,
 # no speed change) and of this checkout side by side (side_by_side.py), at the cue task's size (cue-paper, two
-# threads and one) and the maze's (maze-paper, two threads), writing <preset>-<threads>t.json into side-by-side/;
-# then this checkout against itself with OpenMP's threads sleeping instead of spinning between parallel regions
-# (OMP_WAIT_POLICY=PASSIVE for "new"), cue-paper-passive-2t.json. Run it on an otherwise idle machine.
+# threads and one; with modplast and plastic in place of modul, two threads) and the maze's (maze-paper, two threads),
+# writing <preset>[-<cell>]-<threads>t.json into side-by-side/; then this checkout against itself with OpenMP's
+# threads sleeping instead of spinning between parallel regions (OMP_WAIT_POLICY=PASSIVE for "new"),
+# cue-paper-passive-2t.json. Run it on an otherwise idle machine.
 # Usage, from the repository root in the environment `make` creates: bash docs/results/performance/side_by_side.sh [BASE]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -26,6 +27,8 @@ run() {   # PRESET THREADS NAME [side_by_side.py arguments]
 }
 run cue-paper 2 cue-paper-2t
 run cue-paper 1 cue-paper-1t
+run cue-paper 2 cue-paper-modplast-2t --cell modplast
+run cue-paper 2 cue-paper-plastic-2t --cell plastic
 run maze-paper 2 maze-paper-2t
 WT=$ROOT run cue-paper 2 cue-paper-passive-2t --new-env OMP_WAIT_POLICY=PASSIVE
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/host.txt"

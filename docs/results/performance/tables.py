@@ -80,7 +80,8 @@ def side_by_side_table(folder: Path) -> list[str]:
             speedup = f"{r['speedup']:.2f}x" if name == "new" else ""
             env = " ".join(r.get("environment", {}).get(name, []))
             label = f"{name} ({env})" if env else name
-            lines.append(f"| `{r['preset']}` | {r['threads']} | {label} | "
+            preset = f"`{r['preset']}`" + (f" with `{r['cell']}`" if r.get("cell") else "")
+            lines.append(f"| {preset} | {r['threads']} | {label} | "
                          + " | ".join(f"{m[p]:.4f}" for p in PART_NAMES) + f" | {m['total']:.4f} | {speedup} |")
     return lines
 
