@@ -263,3 +263,50 @@ def test_kernel_tanh_is_accurate_in_float32(kind):
         cell.i2h.bias.copy_(torch.tensor([float("nan"), float("inf"), -float("inf")] + [0.0] * (n - 3)))
     xs, _ = cell.forward_sequence(torch.zeros(1, 1, n), cell.initial_state(1))
     assert torch.isnan(xs[0, 0, 0]) and xs[0, 0, 1] == 1 and xs[0, 0, 2] == -1
+
+
+@needs_kernel
+def test_forward_checkpoints_reuse_only_memory_no_graph_holds():
+    """The fused forward takes its checkpoint buffers from a pool: memory whose last holder is gone is handed out
+    again, memory a caller (or a live autograd graph) still holds is not, and the results are those of fresh
+    memory."""
+    ext = native.load_kernels()
+    t, b, n = 7, 3, 5
+    g = torch.Generator().manual_seed(2)
+
+    def forward(scale):
+        r = torch.rand
+        return ext.forward(fused.MODES["modul"], 0.8, 2, True, scale * r(t, b, n, generator=g), torch.empty(0),
+                           r(b, n, generator=g), r(b, n, n, generator=g), r(b, n, n, generator=g),
+                           r(n, n, generator=g), r(n, n, generator=g), 0.0, 0.3, r(n, generator=g), 0.1,
+                           torch.empty(0), torch.empty(0))
+
+    def checkpoint_memory(out):
+        return {out[5].data_ptr(), out[6].data_ptr()}
+
+    first = forward(1.0)
+    held = checkpoint_memory(first)
+    second = forward(2.0)                  # `first` still holds its checkpoints
+    assert not checkpoint_memory(second) & held
+    kept = [x.clone() for x in second]
+    del first
+    third = forward(3.0)                   # the first call's memory is free again
+    assert checkpoint_memory(third) == held
+    for a, c in zip(second, kept):         # writing the reused memory left the held results alone
+        assert torch.equal(a, c)
+
+    # a cell's gradients with the pool's reused memory equal those of the first, fresh-memory call, also while
+    # another graph holds buffers of the same size
+    cell, _ = _cells("modul")
+    u = torch.randn(9, 5, I, generator=g)
+
+    def grads():
+        x, _ = cell.forward_sequence(u, cell.initial_state(5))
+        return x, torch.autograd.grad(x.square().sum(), list(cell.parameters()), retain_graph=True)
+
+    live, expected = grads()
+    for _ in range(2):
+        for a, c in zip(grads()[1], expected):
+            assert torch.equal(a, c)
+    for a, c in zip(torch.autograd.grad(live.square().sum(), list(cell.parameters())), expected):
+        assert torch.equal(a, c)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training iterations of commit BASE (default aab9bcd: the main of issue 19's start plus the bench's per-part timing,
 # no speed change) and of this checkout side by side (side_by_side.py), at the cue task's size (cue-paper, two
-# threads and one; with modplast and plastic in place of modul, two threads) and the maze's (maze-paper, two threads),
+# threads and one; with modplast and plastic in place of modul, two threads; cue-ppo, two threads) and the maze's
+# (maze-paper, two threads),
 # writing <preset>[-<cell>]-<threads>t.json into side-by-side/; then this checkout against itself with OpenMP's
 # threads sleeping instead of spinning between parallel regions (OMP_WAIT_POLICY=PASSIVE for "new"),
 # cue-paper-passive-2t.json. Run it on an otherwise idle machine.
@@ -29,6 +30,7 @@ run cue-paper 2 cue-paper-2t
 run cue-paper 1 cue-paper-1t
 run cue-paper 2 cue-paper-modplast-2t --cell modplast
 run cue-paper 2 cue-paper-plastic-2t --cell plastic
+run cue-ppo 2 cue-ppo-2t
 run maze-paper 2 maze-paper-2t
 WT=$ROOT run cue-paper 2 cue-paper-passive-2t --new-env OMP_WAIT_POLICY=PASSIVE
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/host.txt"

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace {
@@ -256,6 +257,40 @@ void forward_impl(const Params<T>& P, const T* a, const T* x0, const T* h0, cons
   });
 }
 
+// An uninitialised tensor of `sizes`, from a small process-wide pool of buffers: a pooled buffer is handed out
+// again once nothing but the pool references its storage (the autograd graph that saved it is gone), so that the
+// forwards of a training loop (PPO's minibatch passes) reuse the same memory instead of having the OS map and zero
+// new pages each call (the checkpoints are tens of megabytes at the cue task's size).  The pool never hands out
+// its own tensors, only views, so the storage's reference count is the one test; a view held anywhere (a saved
+// tensor, a caller's variable) keeps the buffer taken.  At most kPoolSize buffers and kPoolBytes in all are kept
+// (a larger request gets memory of its own), a free buffer of another size giving way to a new one.
+at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  constexpr size_t kPoolSize = 4;
+  constexpr int64_t kPoolBytes = int64_t(512) << 20;
+  static std::mutex mutex;
+  static std::vector<at::Tensor> pool;
+  int64_t numel = 1;
+  for (int64_t d : sizes) numel *= d;
+  if (numel == 0) return at::empty(sizes, options);
+  const auto is_free = [](const at::Tensor& t) { return t.storage().use_count() == 1; };
+  std::lock_guard<std::mutex> lock(mutex);
+  for (const auto& t : pool)
+    if (t.numel() == numel && t.scalar_type() == options.dtype().toScalarType() && is_free(t)) return t.view(sizes);
+  auto fresh = at::empty({numel}, options);
+  int64_t pooled = 0;
+  for (const auto& t : pool) pooled += t.nbytes();
+  if (pool.size() < kPoolSize && pooled + int64_t(fresh.nbytes()) <= kPoolBytes) {
+    pool.push_back(fresh);
+  } else {
+    for (auto& t : pool)
+      if (is_free(t) && pooled - int64_t(t.nbytes()) + int64_t(fresh.nbytes()) <= kPoolBytes) {
+        t = fresh;
+        break;
+      }
+  }
+  return fresh.view(sizes);
+}
+
 std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool save, at::Tensor a_seq, at::Tensor keep,
                                 at::Tensor x0, at::Tensor h0, at::Tensor e0, at::Tensor w, at::Tensor alpha,
                                 double eta, double eta_e, at::Tensor mod_w, double mod_b, at::Tensor fan_a,
@@ -268,8 +303,9 @@ std::vector<at::Tensor> forward(int64_t mode, double clip, int64_t seg, bool sav
   auto h_out = at::empty({B, n, n}, a_seq.options());
   auto e_out = at::empty({mode == MODUL ? B : 0, n, n}, a_seq.options());
   const int64_t ld = row_width(n);
-  auto h_ck = at::empty({n_ck, B, n, ld}, a_seq.options());
-  auto e_ck = at::empty({mode == MODUL ? n_ck : 0, B, n, ld}, a_seq.options());
+  // Every entry of the checkpoints is written below, so reused memory needs no clearing.
+  auto h_ck = pooled_empty({n_ck, B, n, ld}, a_seq.options());
+  auto e_ck = pooled_empty({mode == MODUL ? n_ck : 0, B, n, ld}, a_seq.options());
   const auto w_pad = padded_rows(w), alpha_pad = padded_rows(alpha);
   AT_DISPATCH_FLOATING_TYPES(a_seq.scalar_type(), "plastic_forward", [&] {
     auto P = make_params<scalar_t>(mode, clip, seg, a_seq, keep, w_pad, alpha_pad, eta, eta_e, mod_w, mod_b, fan_a,
