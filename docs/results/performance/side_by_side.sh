@@ -2,10 +2,9 @@
 # Training iterations of commit BASE (default aab9bcd: the main of issue 19's start plus the bench's per-part timing,
 # no speed change) and of this checkout side by side (side_by_side.py), at the cue task's size (cue-paper, two
 # threads and one; with modplast and plastic in place of modul, two threads; cue-ppo, two threads) and the maze's
-# (maze-paper, two threads),
-# writing <preset>[-<cell>]-<threads>t.json into side-by-side/; then this checkout against itself with OpenMP's
-# threads sleeping instead of spinning between parallel regions (OMP_WAIT_POLICY=PASSIVE for "new"),
-# cue-paper-passive-2t.json. Run it on an otherwise idle machine.
+# (maze-paper, two threads), writing <preset>[-<cell>]-<threads>t.json into side-by-side/; then this checkout against
+# itself with OpenMP's threads sleeping instead of spinning between parallel regions (OMP_WAIT_POLICY=PASSIVE for
+# "new"), cue-paper-passive-2t.json. Run it on an otherwise idle machine.
 # Usage, from the repository root in the environment `make` creates: bash docs/results/performance/side_by_side.sh [BASE]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
