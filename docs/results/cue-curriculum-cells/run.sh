@@ -2,7 +2,8 @@
 # Issue 21's contrast on the paper's information: the cue-curriculum preset (the eight modul seeds of
 # ../cue-curriculum) for modplast, plastic, lstm and rnn, N = 200 each, two runs at a time on one core each, seeds
 # in the order given; then each finished run's held-out evaluation (300 episodes, the curriculum's last stage: the
-# paper's observation, outcome never shown) into evaluate.jsonl, and curves.csv copied here. Re-running continues.
+# paper's observation, outcome never shown) into evaluate.jsonl, curves.csv copied here, and table.md (medians,
+# quartiles, seeds past 12 and rank-sum tests, with modul's eight seeds). Re-running continues.
 # Usage, from the repository root in the environment `make` creates:
 #   bash docs/results/cue-curriculum-cells/run.sh 0,1,2      (then 3,4,5)
 set -euo pipefail
@@ -12,7 +13,7 @@ OUT=runs/cue-curriculum-cells
 echo "seeds $1: commit $(git rev-parse --short HEAD), start $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 .venv/bin/backpropamine compare --preset cue-curriculum --cells modplast,plastic,lstm,rnn --seeds "$1" --threads 1 \
     --jobs 2 --log-every 25 --no-tensorboard --out "$OUT"
-for run in "$OUT"/*-seed*/; do
+for run in $(for seed in ${1//,/ }; do ls -d "$OUT"/*-seed"$seed"/; done); do   # this batch's runs, all finished
   name=$(basename "$run")
   grep -q "\"$name\"" "$HERE/evaluate.jsonl" 2>/dev/null && continue
   OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
@@ -21,3 +22,6 @@ done
 cp "$OUT/curves.csv" "$HERE/curves.csv"
 for cell in modplast plastic lstm rnn; do cp "$OUT/$cell-seed0/config.yaml" "$HERE/config-$cell-seed0.yaml" 2>/dev/null || true; done
 echo "seeds $1: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
+# The table with modul's eight seeds (../cue-curriculum) and the rank-sum tests of the paper's contrasts.
+.venv/bin/python docs/results/seed_table.py docs/results/cue-curriculum "$HERE" --threshold 12 \
+    --pairs modul:plastic,modul:lstm,modul:rnn,modplast:plastic,modplast:lstm,modplast:rnn > "$HERE/table.md"
