@@ -2,7 +2,7 @@
 # Issue 21's contrast on the paper's information: the cue-curriculum preset (the eight modul seeds of
 # ../cue-curriculum) for modplast, plastic, lstm and rnn, N = 200 each, two runs at a time on one core each, seeds
 # in the order given; then each finished run's held-out evaluation (300 episodes, the curriculum's last stage: the
-# paper's observation, outcome never shown) into evaluate.jsonl, curves.csv copied here, and table.md (medians,
+# paper's observation, outcome never shown) into evaluate.jsonl, curves.csv (every batch merged), and table.md (medians,
 # quartiles, seeds past 12 and rank-sum tests, with modul's eight seeds). Re-running continues.
 # Usage, from the repository root in the environment `make` creates:
 #   bash docs/results/cue-curriculum-cells/run.sh 0,1,2      (then 3,4,5)
@@ -19,7 +19,7 @@ for run in $(for seed in ${1//,/ }; do ls -d "$OUT"/*-seed"$seed"/; done); do   
   OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
       | python3 -c "import json, sys; print(json.dumps({'run': '$name', **json.load(sys.stdin)}))" >> "$HERE/evaluate.jsonl"
 done
-cp "$OUT/curves.csv" "$HERE/curves.csv"
+.venv/bin/python docs/results/merge_curves.py "$HERE/curves.csv" "$OUT/curves.csv"   # this batch's seeds into all
 for cell in modplast plastic lstm rnn; do cp "$OUT/$cell-seed0/config.yaml" "$HERE/config-$cell-seed0.yaml" 2>/dev/null || true; done
 echo "seeds $1: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 # The table with modul's eight seeds (../cue-curriculum) and the rank-sum tests of the paper's contrasts.

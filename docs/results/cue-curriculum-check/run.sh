@@ -19,7 +19,7 @@ for run in $(for seed in ${SEEDS//,/ }; do echo "$OUT/modul-seed$seed/"; done); 
   OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
       | python3 -c "import json, sys; print(json.dumps({'run': '$name', **json.load(sys.stdin)}))" >> "$HERE/evaluate.jsonl"
 done
-cp "$OUT/curves.csv" "$HERE/curves.csv"
+.venv/bin/python docs/results/merge_curves.py "$HERE/curves.csv" "$OUT/curves.csv"   # this batch's seeds into all
 cp "$OUT/modul-seed0/config.yaml" "$HERE/config.yaml"
 echo "seeds $SEEDS: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 .venv/bin/python "$HERE/spread.py" > "$HERE/spread.md"
