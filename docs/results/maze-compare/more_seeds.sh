@@ -27,6 +27,6 @@ case "${1:-}" in
   B) sweep lstm,rnn runs/maze-more-b 1 ;;
   C) sweep modul runs/maze-more-c 2 ;;
   table) .venv/bin/python docs/results/seed_table.py "$HERE" "$HERE"/more-? --eval-key maze \
-             --pairs modplast:plastic,modplast:lstm,modplast:rnn,plastic:lstm ;;
+             --pairs modplast:plastic,modplast:lstm,modplast:rnn,modul:plastic,modul:lstm,modul:rnn,plastic:lstm ;;
   *) echo "usage: $0 A|B|C|table" >&2; exit 2 ;;
 esac
