@@ -13,13 +13,7 @@ OUT=runs/cue-curriculum-cells
 echo "seeds $1: commit $(git rev-parse --short HEAD), start $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 .venv/bin/backpropamine compare --preset cue-curriculum --cells modplast,plastic,lstm,rnn --seeds "$1" --threads 1 \
     --jobs 2 --log-every 25 --no-tensorboard --out "$OUT"
-for run in $(for seed in ${1//,/ }; do ls -d "$OUT"/*-seed"$seed"/; done); do   # this batch's runs, all finished
-  name=$(basename "$run")
-  grep -q "\"$name\"" "$HERE/evaluate.jsonl" 2>/dev/null && continue
-  OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
-      | python3 -c "import json, sys; print(json.dumps({'run': '$name', **json.load(sys.stdin)}))" >> "$HERE/evaluate.jsonl"
-done
-.venv/bin/python docs/results/merge_curves.py "$HERE/curves.csv" "$OUT/curves.csv"   # this batch's seeds into all
+bash docs/results/finish_batch.sh "$HERE" "$OUT" "$1"   # held-out evaluations, curves.csv
 for cell in modplast plastic lstm rnn; do cp "$OUT/$cell-seed0/config.yaml" "$HERE/config-$cell-seed0.yaml" 2>/dev/null || true; done
 echo "seeds $1: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 # The table with modul's eight seeds (../cue-curriculum) and the rank-sum tests of the paper's contrasts.

@@ -14,13 +14,7 @@ SEEDS=${1:-0}
 echo "seeds $SEEDS: commit $(git rev-parse --short HEAD), start $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 .venv/bin/backpropamine compare --preset cue-curriculum --cells modul --seeds "$SEEDS" --threads 1 --jobs 2 \
     --log-every 25 --no-tensorboard --out "$OUT"
-for run in $(for seed in ${SEEDS//,/ }; do echo "$OUT/modul-seed$seed/"; done); do   # this batch's, all finished
-  name=$(basename "$run")
-  grep -q "\"$name\"" "$HERE/evaluate.jsonl" 2>/dev/null && continue
-  OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" --episodes 300 --json \
-      | python3 -c "import json, sys; print(json.dumps({'run': '$name', **json.load(sys.stdin)}))" >> "$HERE/evaluate.jsonl"
-done
-.venv/bin/python docs/results/merge_curves.py "$HERE/curves.csv" "$OUT/curves.csv"   # this batch's seeds into all
+bash docs/results/finish_batch.sh "$HERE" "$OUT" "$SEEDS"   # held-out evaluations, curves.csv
 cp "$OUT/modul-seed0/config.yaml" "$HERE/config.yaml"
 echo "seeds $SEEDS: end $(date -u +%Y-%m-%dT%H:%MZ)" >> "$HERE/run.log"
 .venv/bin/python "$HERE/spread.py" > "$HERE/spread.md"
