@@ -2,7 +2,7 @@
 # Seeds 3, 4 and 5 of the parameter-matched maze comparison (the command of docs/RESULTS.md with other seeds), in two
 # sweeps side by side on one core each: A, then B after the cue-curriculum check (see ../cue-curriculum-check/run.sh)
 # in the other; C (modul) later, as two runs side by side on one core each. Then the held-out evaluation of each
-# finished run; each sweep's curves.csv and evaluate.jsonl are copied into more-a/, more-b/ and more-c/ here; `table`
+# finished run (finish_batch.sh); each sweep's curves.csv and evaluate.jsonl go into more-a/, more-b/ and more-c/ here; `table`
 # prints the table over all seeds (seed_table.py) with the rank-sum tests.
 # Usage, from the repository root in the environment `make` creates: bash docs/results/maze-compare/more_seeds.sh A|B|C|table
 set -euo pipefail
@@ -10,16 +10,9 @@ cd "$(dirname "$0")/../../.."
 HERE=docs/results/maze-compare
 sweep() {   # CELLS OUT JOBS
   local keep=$HERE/more-${2##*-}
-  mkdir -p "$keep"
   .venv/bin/backpropamine compare --preset maze-fast --cells "$1" --seeds 3,4,5 --match-params 22306 \
       --iterations 3000 --threads 1 --jobs "$3" --log-every 50 --no-tensorboard --out "$2"
-  for run in "$2"/*-seed*/; do
-    name=$(basename "$run")
-    grep -q "\"$name\"" "$keep/evaluate.jsonl" 2>/dev/null && continue
-    echo "{\"run\": \"$name\", \"maze\": $(OMP_NUM_THREADS=1 .venv/bin/backpropamine evaluate "$run" \
-        --episodes 300 --json)}" >> "$keep/evaluate.jsonl"
-  done
-  cp "$2/curves.csv" "$keep/curves.csv"
+  bash docs/results/finish_batch.sh "$keep" "$2" 3,4,5 maze   # held-out evaluations, curves.csv
   cp "$2"/config-*.yaml "$keep/" 2>/dev/null || true
 }
 case "${1:-}" in
