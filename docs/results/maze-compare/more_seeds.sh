@@ -2,8 +2,8 @@
 # Seeds 3, 4 and 5 of the parameter-matched maze comparison (the command of docs/RESULTS.md with other seeds), in two
 # sweeps side by side on one core each: A, then B after the cue-curriculum check (see ../cue-curriculum-check/run.sh)
 # in the other; C (modul) later, as two runs side by side on one core each. Then the held-out evaluation of each
-# finished run (finish_batch.sh); each sweep's curves.csv and evaluate.jsonl go into more-a/, more-b/ and more-c/ here; `table`
-# prints the table over all seeds (seed_table.py) with the rank-sum tests.
+# finished run (finish_batch.sh); each sweep's curves.csv and evaluate.jsonl go into more-a/, more-b/ and more-c/
+# here; `table` prints the table over all seeds (seed_table.py) with the rank-sum tests.
 # Usage, from the repository root in the environment `make` creates: bash docs/results/maze-compare/more_seeds.sh A|B|C|table
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
