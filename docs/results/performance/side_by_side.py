@@ -23,15 +23,12 @@ import time
 PAUSE_S = 0.2
 
 
-def worker(preset: str, cell: str | None, threads: int) -> None:
-    """Build a fast trainer of `preset` (with `cell` in place of the preset's, if given), then for each line on
-    stdin run one iteration and print its timings."""
-    import tempfile
-
+def fast_trainer(preset: str, cell: str | None, threads: int, run_dir: str):
+    """A fast trainer of `preset` (with `cell` in place of the preset's, if given) on `threads` torch threads, its
+    kernel loaded, writing nothing but its run folder's start."""
     import torch
 
-    from plastic_agents.cells.native import prepare_kernels, timed_kernels
-    from train.bench import IterationParts
+    from plastic_agents.cells.native import prepare_kernels
     from train.config import build_config
     from train.trainer import Trainer
 
@@ -40,10 +37,21 @@ def worker(preset: str, cell: str | None, threads: int) -> None:
                 "threads": threads}
     if cell is not None:
         settings["cell"] = cell
-    config = build_config({}, settings)
+    trainer = Trainer(build_config({}, settings), run_dir, progress=False)
+    prepare_kernels(trainer.policy.cell)
+    return trainer
+
+
+def worker(preset: str, cell: str | None, threads: int) -> None:
+    """Build a fast trainer (fast_trainer), then for each line on stdin run one iteration and print its
+    timings."""
+    import tempfile
+
+    from plastic_agents.cells.native import timed_kernels
+    from train.bench import IterationParts
+
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, f"{tmp}/run", progress=False)
-        prepare_kernels(trainer.policy.cell)
+        trainer = fast_trainer(preset, cell, threads, f"{tmp}/run")
         parts = IterationParts(trainer)
         with timed_kernels(parts.record_kernel):
             for line in sys.stdin:
