@@ -29,6 +29,6 @@ for cell in ${CELLS[*]}; do
   segment "$cell-seed0" "$cell" &
 done
 wait
-# Held out, once the runs stop (one line per run in evaluate.jsonl):
-#   backpropamine evaluate docs/results/cue-paper/modul-seed0 --episodes 300 --json
+# Held out, once the runs stop (one line per run and evaluation in evaluate.jsonl, the output with "run": NAME added):
+#   OMP_NUM_THREADS=1 backpropamine evaluate docs/results/cue-paper/modul-seed0 --episodes 300 --json
 # Curves and the RESULTS table: python docs/results/cue-paper/plot.py
