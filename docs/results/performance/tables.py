@@ -86,6 +86,41 @@ def side_by_side_table(folder: Path) -> list[str]:
     return lines
 
 
+# cue-paper's sizes: B = 30 rows, T = 120 steps, checkpoints every ceil(sqrt(T)) = 11 steps; each of two threads
+# runs 15 rows' 120 steps in each kernel.
+CUE_ROW_STEPS_PER_THREAD, CUE_SEGMENT = 30 * 120 // 2, 11
+
+
+def floor_table(streams: dict, side: dict) -> list[str]:
+    """The cue-size kernels' bandwidth floor (floor/streams.json: one thread's microseconds per pass of each access
+    pattern, both threads streaming) beside the measured parts of the same session's side-by-side run
+    (side-by-side/cue-paper-2t.json), seconds per iteration on two threads.
+
+    acting: the step's pass (w, alpha, H, E read, H and E written) each step, and a checkpoint copy of H and E (two
+    read, two written: the recompute pattern) every CUE_SEGMENT steps. backward: the sweep each step and the
+    recompute on all but the segment's first step. Idealised: only the traces and their gradients move, each once per
+    step (w, alpha and d_alpha free): H and E read and written by the acting step, the gradient traces read and
+    written by the backward, and each step's traces written by the recompute and read by the sweep, three
+    two-read-two-write passes per row and step."""
+    us = {name: p["us_per_pass"] * 1e-6 for name, p in streams.items()}
+    n, seg = CUE_ROW_STEPS_PER_THREAD, CUE_SEGMENT
+    acting = n * (us["acting"] + us["recompute"] / seg)
+    backward = n * (us["sweep"] + (seg - 1) / seg * us["recompute"])
+    least = n * 3 * us["recompute"]
+    base, new = side["base"], side["new"]
+    rest = ("env_step", "acting_other", "update_other")
+    lines = ["| part | floor | new | base |", "|---|---|---|---|",
+             f"| acting kernel | {acting:.4f} | {new['acting_kernel']:.4f} | {base['acting_kernel']:.4f} |",
+             f"| backward kernel | {backward:.4f} | {new['backward_kernel']:.4f} | {base['backward_kernel']:.4f} |",
+             f"| both kernels | {acting + backward:.4f} | {new['acting_kernel'] + new['backward_kernel']:.4f} | "
+             f"{base['acting_kernel'] + base['backward_kernel']:.4f} |",
+             f"| both kernels, idealised | {least:.4f} | | |",
+             f"| env step and the rest | | {sum(new[k] for k in rest):.4f} | {sum(base[k] for k in rest):.4f} |",
+             f"| iteration | | {new['total']:.4f} | {base['total']:.4f} |",
+             f"| iteration for 2.5x (base / 2.5) | | {base['total'] / 2.5:.4f} | |"]
+    return lines
+
+
 def sb3_table(report: dict) -> list[str]:
     rate = {(r["mode"], r["route"], r["n_envs"]): r["steps_per_second"] for r in report["results"]}
     ratio = {(r["mode"], r["n_envs"]): r["ratio"] for r in report["ratios"]}
@@ -112,7 +147,10 @@ def main() -> None:
         print("training:\n" + "\n".join(training_table(training)) + "\n")
         print("training parts:\n" + "\n".join(parts_table(training)) + "\n")
     if (HERE / "side-by-side").is_dir():
-        print("side by side:\n" + "\n".join(side_by_side_table(HERE / "side-by-side")))
+        print("side by side:\n" + "\n".join(side_by_side_table(HERE / "side-by-side")) + "\n")
+    streams, side = load("floor/streams.json"), load("side-by-side/cue-paper-2t.json")
+    if streams is not None and side is not None:
+        print("floor:\n" + "\n".join(floor_table(streams, side)))
 
 
 if __name__ == "__main__":
