@@ -65,6 +65,22 @@ def _cpu_flags() -> tuple:
     return "backpropamine_plastic_kernels", []
 
 
+#: The compiler flags of every build of the kernel; load_kernels adds the CPU's vector flags (_cpu_flags).
+#: FMA contraction and reassociation are allowed: the expressions the backward must recompute bit for bit (the
+#: traces and their clip masks) are written with explicit fused multiply-adds (mul_add in the source), which
+#: neither changes.  Reassociation lets the compiler end each vectorised sum with a shuffle tree in registers instead
+#: of adding the lanes one by one through memory (sums differ from the sequential order in the last bits); no signed
+#: zeros is what it needs for that, no trapping math lets it vectorise the selects (the kernels use no FP traps).
+KERNEL_CFLAGS = ("-O3", "-fopenmp", "-ffp-contract=fast", "-fassociative-math", "-fno-signed-zeros",
+                 "-fno-trapping-math")
+
+
+def kernel_cflags() -> list[str]:
+    """Every compiler flag load_kernels builds the kernel with on this machine (for other code built to match it,
+    such as docs/results/performance/floor/streams.cpp)."""
+    return list(KERNEL_CFLAGS) + _cpu_flags()[1]
+
+
 #: A build lock older than this is taken as left by an interrupted build (far longer than a build takes).
 STALE_LOCK_SECONDS = 600
 
@@ -143,16 +159,7 @@ def load_kernels():
                     clear_stale_build_lock(build_dir)
                 if not module_is_built(build_dir, name):
                     print(build_message(build_dir), file=sys.stderr, flush=True)
-                # FMA contraction and reassociation are allowed: the expressions the backward must recompute
-                # bit for bit (the traces and their clip masks) are written with explicit fused multiply-adds
-                # (mul_add in the source), which neither changes.  Reassociation lets the compiler end each
-                # vectorised sum with a shuffle tree in registers instead of adding the lanes one by one through
-                # memory (sums differ from the sequential order in the last bits); no signed zeros is what it
-                # needs for that, no trapping math lets it vectorise the selects (the kernels use no FP traps).
-                _STATE["module"] = load(name=name, sources=[_SOURCE],
-                                        extra_cflags=["-O3", "-fopenmp", "-ffp-contract=fast",
-                                                      "-fassociative-math", "-fno-signed-zeros",
-                                                      "-fno-trapping-math"] + arch,
+                _STATE["module"] = load(name=name, sources=[_SOURCE], extra_cflags=list(KERNEL_CFLAGS) + arch,
                                         extra_ldflags=["-fopenmp"],
                                         verbose=False)
             except Exception as exc:  # any build failure: fall back to the PyTorch path, never crash

@@ -7,11 +7,12 @@
 #   bash docs/results/performance/floor/run.sh [BASE]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+cd "$HERE/../../../.."
 BIN=$(mktemp -d)
 trap 'rm -rf "$BIN"' EXIT
-# The flags load_kernels builds the AVX2 kernel with (plastic_agents/cells/native/__init__.py).
-g++ -O3 -fopenmp -mavx2 -mfma -ffp-contract=fast -fassociative-math -fno-signed-zeros -fno-trapping-math \
-    "$HERE/streams.cpp" -o "$BIN/streams"
+# Built with the flags the kernel is built with on this machine.
+FLAGS=$(.venv/bin/python -c "from plastic_agents.cells.native import kernel_cflags; print(' '.join(kernel_cflags()))")
+g++ $FLAGS "$HERE/streams.cpp" -o "$BIN/streams"
 { echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   grep -m1 "model name" /proc/cpuinfo; } > "$HERE/host.txt"
 "$BIN/streams" > "$HERE/streams.json"

@@ -8,7 +8,7 @@
 // Prints one JSON object: for each pattern, its matrices read and written, the best of five rounds in
 // microseconds per pass of one thread (both threads running) and the bytes per second of one thread.
 //
-//   g++ -O3 -fopenmp -mavx2 -mfma streams.cpp -o streams && ./streams
+//   bash docs/results/performance/floor/run.sh   (builds it with the kernel's flags, runs it, then side_by_side.sh)
 #include <omp.h>
 
 #include <chrono>
